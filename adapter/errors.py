@@ -80,3 +80,15 @@ QUARANTINE_REASONS: dict[str, str] = {
     "conflicting-version": "same resource and version as a stored one but different content",
     "unsupported-version": "the content is of a FHIR version the registry does not read",
 }
+
+
+class OriginError(AdapterError):
+    """A URL points to another origin (scheme, host, port), where credentials must never go."""
+
+
+class CapabilityError(AdapterError):
+    """The server lacks a FHIR version, resource type, search parameter or operation we need."""
+
+
+class BulkExportError(AdapterError):
+    """A Bulk Data export failed: bad manifest, vanished job, or state file of another export."""
