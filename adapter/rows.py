@@ -178,7 +178,8 @@ class MedicationOrderDoseRow:
     frequency: int | None
     period: float | None
     period_unit: str | None
-    daily_dose_mg: float | None  # dose_mg x frequency per day; None when not computable
+    per_day: str | None  # administrations per day as an exact fraction, e.g. "2" or "1/2"
+    daily_dose_mg: float | None  # dose_mg x per_day; None when not computable
     as_needed: bool
     bounds_start: datetime | None
     bounds_end: datetime | None

@@ -1,0 +1,294 @@
+"""Observation -> ObservationRow per value (main value and components), panel members.
+
+The analyte is identified by LOINC, then site-local codes, then flagged text (CLINICAL-SPEC 6.1);
+the value is converted to the analyte's canonical unit with the original kept (6.4). A study
+analyte whose unit is unknown or on another scale is quarantined, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapter.codes import LOINC
+from adapter.errors import MappingError
+from adapter.fhir import (
+    FhirTime,
+    choice,
+    code_in,
+    concept_text,
+    decimal_of,
+    iter_codings,
+    pick_coding,
+)
+from adapter.mappers.context import MappingContext, exclusion_for, status_of
+from adapter.mappers.diagnostic_report import member_rows
+from adapter.rows import ObservationRow, Row
+from adapter.terminology import CodeMatch, match_analyte
+from adapter.units import UnitError, convert_quantity, normalise_unit
+
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+_STATUSES = frozenset(
+    {
+        "registered",
+        "preliminary",
+        "final",
+        "amended",
+        "corrected",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    }
+)
+
+
+def map_observation(resource: Mapping[str, Any], ctx: MappingContext) -> list[Row]:
+    """Map an Observation: one row for its value, one per coded component, plus panel members.
+
+    Raises:
+        MappingError: invalid status, no Patient subject, no code, an unusable value or unit.
+    """
+    status = status_of(resource, _STATUSES)
+    patient_id = ctx.patient_of(resource)
+    code = resource.get("code")
+    if not list(iter_codings(code)) and not concept_text(code):
+        raise MappingError("missing-element", "Observation.code", "Observation.code is empty")
+    effective, effective_end = _effective(resource, ctx)
+    issued = ctx.time(resource.get("issued"), "Observation.issued")
+    specimen = _specimen(resource)
+    common = {
+        "patient_id": patient_id,
+        "category": _category(resource),
+        "status": status,
+        "interpretation": _interpretation(resource.get("interpretation")),
+        "specimen": specimen,
+        "effective_at": effective.value if effective else None,
+        "effective_precision": effective.precision if effective else None,
+        "effective_end_at": effective_end.value if effective_end else None,
+        "issued_at": issued.value if issued else None,
+        "exclusion": exclusion_for(status),
+    }
+    rows: list[Row] = [
+        _value_row(resource, code, None, "Observation", resource.get("referenceRange"), common, ctx)
+    ]
+    for index, component in enumerate(resource.get("component") or ()):
+        if isinstance(component, Mapping) and component.get("code") is not None:
+            path = f"Observation.component[{index}]"
+            ranges = component.get("referenceRange")
+            rows.append(_value_row(component, component["code"], index, path, ranges, common, ctx))
+    rows.extend(member_rows(resource.get("hasMember"), ctx))
+    return rows
+
+
+def _value_row(
+    element: Mapping[str, Any],
+    code: Any,
+    component_index: int | None,
+    path: str,
+    ranges: Any,
+    common: Mapping[str, Any],
+    ctx: MappingContext,
+) -> ObservationRow:
+    """Build the row for one value-bearing element (the Observation or one component)."""
+    match = match_analyte(ctx.terminology, code, specimen=common["specimen"])
+    coding = _coding_of(code, match)
+    value = _value_fields(element, path, match, ctx)
+    low, high, ref_text = _reference_range(ranges, match, value.get("unit"), ctx)
+    return ObservationRow(
+        component_index=component_index,
+        analyte=match.key if match else None,
+        analyte_match=match.path if match else None,
+        code_system=coding.get("system") if coding else None,
+        code=coding.get("code") if coding else None,
+        code_display=coding.get("display") if coding else None,
+        code_text=concept_text(code),
+        reference_low=low,
+        reference_high=high,
+        reference_text=ref_text,
+        **common,
+        **value,
+    )
+
+
+def _coding_of(code: Any, match: CodeMatch | None) -> Mapping[str, Any] | None:
+    """Return the coding that identified the analyte, else the preferred (LOINC) one."""
+    if match is not None and match.system is not None:
+        return {"system": match.system, "code": match.code, "display": match.display}
+    return pick_coding(code, (LOINC,))
+
+
+_EMPTY_VALUE: dict[str, Any] = {
+    "value": None,
+    "unit": None,
+    "value_original": None,
+    "unit_original": None,
+    "unit_code_original": None,
+    "unit_system_original": None,
+    "comparator": None,
+    "conversion": None,
+    "value_string": None,
+    "value_code_system": None,
+    "value_code": None,
+    "value_code_display": None,
+}
+
+
+def _value_fields(
+    element: Mapping[str, Any], path: str, match: CodeMatch | None, ctx: MappingContext
+) -> dict[str, Any]:
+    """Return the value columns of a row from `value[x]` (empty when absent)."""
+    fields = dict(_EMPTY_VALUE)
+    found = choice(element, "value")
+    if found is None:
+        return fields
+    kind, value = found
+    if kind == "Quantity" and isinstance(value, Mapping):
+        fields.update(_quantity_fields(value, f"{path}.valueQuantity", match, ctx))
+    elif kind == "Integer":
+        fields.update(_quantity_fields({"value": value}, f"{path}.valueInteger", match, ctx))
+    elif kind == "CodeableConcept":
+        coding = pick_coding(value, ())
+        fields["value_code_system"] = coding.get("system") if coding else None
+        fields["value_code"] = coding.get("code") if coding else None
+        fields["value_code_display"] = coding.get("display") if coding else None
+        fields["value_string"] = concept_text(value)
+    elif kind in ("String", "Boolean", "DateTime", "Time"):
+        fields["value_string"] = str(value).lower() if kind == "Boolean" else str(value)
+    return fields
+
+
+def _quantity_fields(
+    quantity: Mapping[str, Any], path: str, match: CodeMatch | None, ctx: MappingContext
+) -> dict[str, Any]:
+    """Convert a Quantity to the analyte's canonical unit, keeping the original."""
+    unit_text, unit_code = quantity.get("unit"), quantity.get("code")
+    system = quantity.get("system")
+    fields: dict[str, Any] = {
+        "unit_original": unit_text,
+        "unit_code_original": unit_code,
+        "unit_system_original": system,
+        "comparator": quantity.get("comparator"),
+    }
+    if quantity.get("value") is None:
+        return fields
+    try:
+        number = decimal_of(quantity["value"])
+    except ValueError as exc:
+        raise MappingError("invalid-value", f"{path}.value", f"{path}.value: {exc}") from exc
+    fields["value_original"] = str(number)
+    if match is None:
+        fields["value"] = float(number)
+        fields["unit"] = normalise_unit(unit_text, unit_code, system) or unit_text or unit_code
+        return fields
+    try:
+        converted = convert_quantity(
+            ctx.terminology, match.key, number, unit_text, unit_code, system
+        )
+    except UnitError as exc:
+        reason = "non-convertible-unit" if exc.kind == "non-convertible" else "unknown-unit"
+        raise MappingError(reason, f"{path}.unit", f"{path}: {exc}") from exc
+    fields["value"] = float(converted.value)
+    fields["unit"] = converted.unit or None
+    fields["conversion"] = converted.conversion
+    return fields
+
+
+def _reference_range(
+    ranges: Any, match: CodeMatch | None, unit: str | None, ctx: MappingContext
+) -> tuple[float | None, float | None, str | None]:
+    """Return the first reference range's low/high in the row's unit, and its text.
+
+    A bound whose unit cannot be converted is not guessed: it is left out and the range's
+    original text kept, so the outcome falls back to interpretation or default ranges (6.3).
+    """
+    for item in ranges or ():
+        if not isinstance(item, Mapping):
+            continue
+        bounds = []
+        for side in ("low", "high"):
+            bounds.append(_bound(item.get(side), match, unit, ctx))
+        text = item.get("text") or _range_text(item)
+        if bounds[0] is not None or bounds[1] is not None or text:
+            return bounds[0], bounds[1], text
+    return None, None, None
+
+
+def _bound(
+    quantity: Any, match: CodeMatch | None, unit: str | None, ctx: MappingContext
+) -> float | None:
+    """Convert one reference-range bound like the value, or None when it cannot be."""
+    if not isinstance(quantity, Mapping) or quantity.get("value") is None:
+        return None
+    try:
+        number = decimal_of(quantity["value"])
+        if match is None:
+            return float(number)
+        converted = convert_quantity(
+            ctx.terminology,
+            match.key,
+            number,
+            quantity.get("unit"),
+            quantity.get("code"),
+            quantity.get("system"),
+        )
+    except (ValueError, UnitError):
+        return None
+    if unit is not None and converted.unit != unit:
+        return None
+    return float(converted.value)
+
+
+def _range_text(item: Mapping[str, Any]) -> str | None:
+    """Render a range as text when it has bounds (kept for audit)."""
+    parts = []
+    for side in ("low", "high"):
+        bound = item.get(side)
+        if isinstance(bound, Mapping) and bound.get("value") is not None:
+            parts.append(
+                f"{side} {bound.get('value')} {bound.get('unit') or bound.get('code') or ''}"
+            )
+    return "; ".join(p.strip() for p in parts) or None
+
+
+def _effective(
+    resource: Mapping[str, Any], ctx: MappingContext
+) -> tuple[FhirTime | None, FhirTime | None]:
+    """Return (start, end) from effectiveDateTime / Instant / Period / Timing."""
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        if key in resource:
+            return ctx.time(resource[key], f"Observation.{key}"), None
+    period = resource.get("effectivePeriod")
+    if isinstance(period, Mapping):
+        start = ctx.time(period.get("start"), "Observation.effectivePeriod.start")
+        end = ctx.time(period.get("end"), "Observation.effectivePeriod.end")
+        return start or end, end
+    timing = resource.get("effectiveTiming")
+    if isinstance(timing, Mapping) and timing.get("event"):
+        return ctx.time(timing["event"][0], "Observation.effectiveTiming.event[0]"), None
+    return None, None
+
+
+def _category(resource: Mapping[str, Any]) -> str | None:
+    """Return the first observation-category code (laboratory, vital-signs, ...)."""
+    for concept in resource.get("category") or ():
+        if found := code_in(concept, CATEGORY):
+            return found
+    return None
+
+
+def _interpretation(concepts: Any) -> str | None:
+    """Return the interpretation codes (H, L, N, A, ...), comma-joined."""
+    codes = [str(c["code"]) for cc in concepts or () for c in iter_codings(cc) if c.get("code")]
+    return ",".join(codes) or None
+
+
+def _specimen(resource: Mapping[str, Any]) -> str | None:
+    """Return what is known of the specimen: its display, else the reference."""
+    specimen = resource.get("specimen")
+    if not isinstance(specimen, Mapping):
+        return None
+    display = specimen.get("display")
+    if isinstance(display, str) and display:
+        return display
+    reference = specimen.get("reference")
+    return reference if isinstance(reference, str) else None

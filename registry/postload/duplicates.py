@@ -1,0 +1,76 @@
+"""Duplicate results (CLINICAL-SPEC 2): same patient, analyte and instant.
+
+Identical values: one is kept (the lowest resource id), the others get `exclusion = duplicate`.
+Different values: all get `exclusion = conflicting-duplicate` and are quarantined, because the
+registry cannot tell which one is right. Only results timed to the minute or second are compared:
+two results dated only to the same day may be two real draws.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from registry import models
+from registry.postload.common import VALID_STATUSES, entries_for, replace_open
+from registry.quarantine import QuarantineEntry
+
+OBS = models.Observation.__table__
+SR = models.SourceRecord.__table__
+_FLAGS = ("duplicate", "conflicting-duplicate")
+
+
+def flag_duplicates(
+    conn: Connection, *, site: str, run_id: int, flagged: dict[int, QuarantineEntry]
+) -> None:
+    """Recompute duplicate flags for a site and quarantine conflicting results."""
+    conn.execute(update(OBS).where(OBS.c.site == site, OBS.c.exclusion.in_(_FLAGS)).values(exclusion=None))
+    eligible = (
+        OBS.c.site == site,
+        OBS.c.analyte.is_not(None),
+        OBS.c.exclusion.is_(None),
+        OBS.c.derivation.is_(None),
+        OBS.c.status.in_(VALID_STATUSES),
+        OBS.c.effective_precision.in_(("minute", "second")),
+        OBS.c.value.is_not(None),
+    )
+    groups = (
+        select(OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at)
+        .where(*eligible)
+        .group_by(OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    stmt = (
+        select(OBS.c.id, OBS.c.source_record_id, OBS.c.value, OBS.c.unit, SR.c.resource_id,
+               OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at, OBS.c.component_index)
+        .join(SR, SR.c.id == OBS.c.source_record_id)
+        .join(groups, (groups.c.patient_source_id == OBS.c.patient_source_id)
+              & (groups.c.analyte == OBS.c.analyte) & (groups.c.effective_at == OBS.c.effective_at))
+        .where(*eligible)
+    )
+    by_group: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for row in conn.execute(stmt):
+        by_group[(row.patient_source_id, row.analyte, row.effective_at)].append(row)
+    duplicate_ids: list[int] = []
+    conflict_ids: list[int] = []
+    reasons: dict[int, str] = {}
+    for (_patient, analyte, when), rows in by_group.items():
+        rows.sort(key=lambda r: (r.resource_id, r.component_index or -1))
+        if len({(r.value, r.unit) for r in rows}) == 1:
+            duplicate_ids.extend(r.id for r in rows[1:])
+            continue
+        conflict_ids.extend(r.id for r in rows)
+        others = ", ".join(f"{r.resource_id}={r.value:g} {r.unit or ''}".strip() for r in rows)
+        for r in rows:
+            reasons[r.source_record_id] = (
+                f"{analyte} at {when.isoformat()} has conflicting values in several results "
+                f"({others}); all are excluded from outcomes until corrected"
+            )
+    for ids, flag in ((duplicate_ids, "duplicate"), (conflict_ids, "conflicting-duplicate")):
+        for start in range(0, len(ids), 500):
+            conn.execute(update(OBS).where(OBS.c.id.in_(ids[start : start + 500])).values(exclusion=flag))
+    entries = entries_for(conn, reasons, "conflicting-duplicate", reasons, "Observation.value[x]")
+    replace_open(conn, entries, site=site, run_id=run_id, reason_code="conflicting-duplicate", flagged=flagged)
