@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect
 
 from registry.db import migrations_dir
@@ -71,7 +72,11 @@ def require_head(engine: Engine) -> None:
             f"{url} is not a mas-registry database (no schema); run `masreg db upgrade` first"
         )
     scripts = ScriptDirectory.from_config(alembic_config())
-    if scripts.get_revision(current) is None:
+    try:
+        known = scripts.get_revision(current) is not None
+    except CommandError:
+        known = False
+    if not known:
         raise SchemaOutOfDate(
             f"{url} is at revision {current}, which this version of mas-registry does not know "
             "(it was migrated by a newer version); upgrade mas-registry"
