@@ -8,31 +8,26 @@ SMART Backend Services: https://hl7.org/fhir/smart-app-launch/backend-services.h
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from requests import PreparedRequest
 from requests.auth import AuthBase
 
 from adapter.config import ServerConfig, check_url
 from adapter.errors import AuthError, ConfigError, HTTPError
 from adapter.http import Transport, as_json, send
+from adapter.keys import SigningKey, load_signing_key
 
 logger = logging.getLogger(__name__)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 240  # seconds; SMART requires exp <= 5 min, this leaves room for clock skew
-SUPPORTED_ALGORITHMS = ("RS384", "ES384")  # the two every SMART server must accept
 _V2_SCOPE = re.compile(r"^(system|user|patient)/[^.]+\.(?=[cruds])c?r?u?d?s?$")
 
 
@@ -95,70 +90,6 @@ class BasicAuth(FhirAuth):
         """Add ``Authorization: Basic ...``."""
         request.headers["Authorization"] = self._header
         return request
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """A private key for JWT client assertions, with its algorithm and ``kid``."""
-
-    algorithm: str
-    kid: str
-    key: Any = field(repr=False)
-
-
-def load_signing_key(path: Path, *, kid: str | None = None) -> SigningKey:
-    """Load a signing key from a JWK, a JWKS (picked by `kid` and algorithm) or a PEM file.
-
-    Raises:
-        ConfigError: the file cannot be read, holds no usable RS384/ES384 private key, or a PEM
-            key comes without a `kid`.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the private key file {path}: {exc.strerror}") from exc
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return _pem_key(text, path, kid)
-    keys = document.get("keys") if isinstance(document, dict) and "keys" in document else [document]
-    for jwk in keys if isinstance(keys, list) else []:
-        algorithm = _jwk_algorithm(jwk)
-        if algorithm and (kid is None or jwk.get("kid", kid) == kid) and (jwk.get("kid") or kid):
-            try:
-                key = jwt.PyJWK(jwk, algorithm=algorithm).key
-            except jwt.PyJWTError as exc:
-                raise ConfigError(f"the key {jwk.get('kid')!r} in {path} is invalid") from exc
-            return SigningKey(algorithm, str(jwk.get("kid") or kid), key)
-    wanted = f" with kid {kid!r}" if kid else " with a kid"
-    raise ConfigError(f"{path} holds no RS384/ES384 private signing key{wanted}")
-
-
-def _jwk_algorithm(jwk: Any) -> str | None:
-    if not isinstance(jwk, dict) or "d" not in jwk:  # public keys cannot sign
-        return None
-    if "sign" not in jwk.get("key_ops", ["sign"]) or jwk.get("use", "sig") != "sig":
-        return None
-    natural = {"RSA": "RS384"}.get(jwk.get("kty", "")) or (
-        "ES384" if jwk.get("kty") == "EC" and jwk.get("crv") == "P-384" else None
-    )
-    return natural if jwk.get("alg", natural) == natural else None
-
-
-def _pem_key(text: str, path: Path, kid: str | None) -> SigningKey:
-    try:
-        key = serialization.load_pem_private_key(text.encode(), password=None)
-    except (ValueError, TypeError) as exc:  # TypeError: an encrypted key
-        raise ConfigError(f"{path} is neither a JWK/JWKS nor an unencrypted PEM key") from exc
-    if isinstance(key, rsa.RSAPrivateKey):
-        algorithm = "RS384"
-    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp384r1":
-        algorithm = "ES384"
-    else:
-        raise ConfigError(f"{path}: only RSA or EC P-384 keys can sign RS384/ES384 assertions")
-    if not kid:
-        raise ConfigError(f"{path} is a PEM key: give the key id (kid) registered with the server")
-    return SigningKey(algorithm, kid, key)
 
 
 def scope_suffix(smart_configuration: Mapping[str, Any]) -> str:

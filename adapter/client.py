@@ -10,7 +10,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -24,7 +24,6 @@ from adapter.errors import FatalHTTPError, OriginError
 from adapter.http import (
     FormData,
     OnRetry,
-    OutcomeIssue,
     Params,
     RetryCounters,
     RetryPolicy,
@@ -32,6 +31,7 @@ from adapter.http import (
     as_json,
     send,
 )
+from adapter.messages import OutcomeIssue
 from adapter.paging import Resource, SearchResults
 
 T = TypeVar("T")
@@ -168,7 +168,7 @@ class FhirClient:
         """
         transport, url = self.transport, self.url(path_or_url)
         auth = self._auth if authenticated else None
-        if auth is not None and not self.same_origin(url):
+        if auth is not None and auth.kind != "none" and not self.same_origin(url):
             raise OriginError(
                 f"refusing to send credentials to {origin_of(url)[1]}: "
                 f"not the origin of the FHIR base ({origin_of(self.base_url)[1]})"
@@ -253,7 +253,8 @@ class FhirClient:
         """Apply `fn` to independent items on the client's thread pool, yielding in input order.
 
         At most twice the pool size is in flight, so a long item list is not queued at once.
-        The first exception raised by `fn` is re-raised here; pending work is cancelled.
+        The first exception raised by `fn` is re-raised here once the work already running has
+        finished; work not yet started is cancelled.
 
         Raises:
             RuntimeError: outside the ``with`` block.
@@ -271,3 +272,4 @@ class FhirClient:
         finally:
             for future in pending:
                 future.cancel()
+            wait(pending)  # nothing started here runs on after this returns or raises

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from adapter.config import origin_of
 from adapter.errors import PagingError
-from adapter.http import OutcomeIssue, outcome_issues
+from adapter.messages import OutcomeIssue, outcome_issues
 
 logger = logging.getLogger(__name__)
 

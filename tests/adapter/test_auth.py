@@ -19,13 +19,13 @@ from adapter.auth import (
     BearerAuth,
     NoAuth,
     SmartBackendAuth,
-    load_signing_key,
     make_auth,
     scope_suffix,
 )
 from adapter.config import ServerConfig
 from adapter.errors import AuthError, ConfigError, FatalHTTPError
 from adapter.http import RetryPolicy, Transport, as_json, send
+from adapter.keys import load_signing_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakeserver import BASE, TOKEN_URL, FakeClock, FakeServer, Reply

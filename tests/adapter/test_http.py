@@ -17,9 +17,9 @@ from adapter.http import (
     as_json,
     as_response,
     parse_retry_after,
-    safe_url,
     send,
 )
+from adapter.messages import safe_url
 
 # tests/ is not a package and pytest does not put the repository root on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
