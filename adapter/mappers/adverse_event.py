@@ -96,25 +96,32 @@ def _seriousness(resource: Mapping[str, Any]) -> tuple[bool | None, tuple[str, .
             criteria.append(criterion)
     for url in codes.AE_SERIOUSNESS_CRITERIA_URLS:
         for value in extension_values(resource, url):
-            criteria.append(_criterion_of(value))
+            criterion = _criterion_of(value)
+            if criterion:
+                criteria.append(criterion)
     if criteria:
         is_serious = True
     return is_serious, tuple(dict.fromkeys(criteria))
 
 
-def _criterion_of(value: Any) -> str:
-    """Name a seriousness criterion from an extension value (code, Coding or CodeableConcept)."""
-    if isinstance(value, Mapping):
-        for coding in iter_codings(value):
-            return str(coding.get("code"))
-        if "extension" in value:  # complex extension: its first coded sub-value
-            for sub in value["extension"]:
-                for key, item in sub.items():
-                    if key.startswith("value"):
-                        return _criterion_of(item)
-        if value.get("code"):
-            return str(value["code"])
-    return str(value)
+def _criterion_of(value: Any) -> str | None:
+    """Name a seriousness criterion from the AE research IG extension.
+
+    The extension is complex: `criterionCode` (NCI Thesaurus code) and `criterionPresent`
+    (false means the criterion was assessed and is absent). A simple coded value is accepted too.
+    """
+    if isinstance(value, Mapping) and "extension" in value:
+        code: str | None = None
+        for sub in value["extension"]:
+            if not isinstance(sub, Mapping):
+                continue
+            if sub.get("url") == codes.AE_CRITERION_PRESENT and sub.get("valueBoolean") is False:
+                return None
+            if sub.get("url") == codes.AE_CRITERION_CODE:
+                code = _first_code(sub.get("valueCodeableConcept") or sub.get("valueCoding"))
+        return codes.SERIOUSNESS_CRITERIA.get(code, code) if code else None
+    code = _first_code(value) if isinstance(value, Mapping) else str(value)
+    return codes.SERIOUSNESS_CRITERIA.get(code, code) if code else None
 
 
 def _severity(resource: Mapping[str, Any]) -> str | None:
@@ -139,6 +146,8 @@ def _grade(resource: Mapping[str, Any]) -> int | None:
     for url in codes.AE_GRADE_URLS:
         for value in extension_values(resource, url):
             raw = _first_code(value) if isinstance(value, Mapping) else value
+            if isinstance(raw, str) and raw in codes.CTCAE_GRADES:
+                return codes.CTCAE_GRADES[raw]  # NCI Thesaurus grade codes (AE research IG)
             try:
                 grade = int(decimal_of(raw))
             except (ValueError, TypeError):
