@@ -99,7 +99,8 @@ class BulkExporter:
             BulkExportError: a bad kick-off answer or manifest, a vanished or failed job, too long
                 a wait, a line count different from the manifest's, or a state file of another
                 export in the directory.
-            OriginError: a file on another origin requires the access token.
+            OriginError: a file on another origin requires the access token, or the status
+                URL is on another origin.
             HTTPError, AuthError, ConfigError: see `FhirClient.request`.
         """
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -159,13 +160,13 @@ class BulkExporter:
         status_url = state.status_url or ""
         while True:
             try:
-                response = self._client.request(
-                    "GET", status_url, as_response, headers={"Accept": "application/json"}
+                response, manifest = self._client.request(
+                    "GET", status_url, _status_reply, headers={"Accept": "application/json"}
                 )
             except FatalHTTPError as exc:
                 raise self._failed(state, exc) from exc
-            if response.status_code == 200:
-                return as_json(response)
+            if manifest is not None:
+                return manifest
             if response.status_code != 202:
                 raise BulkExportError(f"the export status answered {response.status_code}")
             attempt += 1
@@ -263,6 +264,11 @@ class BulkExporter:
             job_deleted=state.job_deleted,
             resumed=state.resumed,
         )
+
+
+def _status_reply(response: requests.Response) -> tuple[requests.Response, dict[str, Any] | None]:
+    """Consumer for status polls: a 200 body is parsed inside the retry loop (truncation)."""
+    return response, as_json(response) if response.status_code == 200 else None
 
 
 def _intact(path: Path, size: int) -> bool:

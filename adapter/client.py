@@ -94,9 +94,14 @@ class FhirClient:
         sleep, clock, rand, on_retry = self._time
         policy = RetryPolicy.from_config(self.config)
         transport = Transport(session, policy, sleep, clock, rand, on_retry, self.counters)
-        auth = self._given_auth or make_auth(
-            self.config, transport, resource_types=self._resource_types
-        )
+        try:
+            auth = self._given_auth or make_auth(
+                self.config, transport, resource_types=self._resource_types
+            )
+        except BaseException:
+            if self._given_session is None:
+                session.close()
+            raise
         self._transport, self._auth = transport, auth
         self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="fhir")
         return self

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
-from pathlib import Path
 
 import jwt
 import pytest
@@ -26,9 +24,7 @@ from adapter.config import ServerConfig
 from adapter.errors import AuthError, ConfigError, FatalHTTPError
 from adapter.http import RetryPolicy, Transport, as_json, send
 from adapter.keys import load_signing_key
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fakeserver import BASE, TOKEN_URL, FakeClock, FakeServer, Reply
+from tests.fakeserver import BASE, TOKEN_URL, FakeClock, FakeServer, Reply
 
 PATIENTS = f"{BASE}/Patient"
 SEARCH_OK = Reply(body={"resourceType": "Bundle", "type": "searchset"})

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,9 +14,7 @@ from adapter.client import FhirClient
 from adapter.config import ServerConfig
 from adapter.errors import BulkExportError, FatalHTTPError, OriginError
 from adapter.manifest import ExportRequest, Manifest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fakeserver import BASE, FILES, OTHER_ORIGIN, FakeClock, FakeServer, Reply, outcome
+from tests.fakeserver import BASE, FILES, OTHER_ORIGIN, FakeClock, FakeServer, Reply, outcome
 
 STATUS = f"{BASE}/bulkstatus/job1"
 KICKOFF = "Group/g1/$export"
@@ -110,7 +106,8 @@ def open_client(clock):
 
     def open_one(**config):
         config = {"auth": "bearer", "token": TOKEN, "max_retries": 2, **config}
-        client = FhirClient(ServerConfig(BASE, **config), sleep=clock.sleep, clock=clock)
+        config = ServerConfig(BASE, **config)
+        client = FhirClient(config, sleep=clock.sleep, clock=clock, rand=lambda: 0.5)
         clients.append(client.__enter__())
         return client
 
@@ -380,6 +377,20 @@ def test_bulk_kick_off_must_be_accepted(server, open_client, tmp_path, reply):
 
     with pytest.raises(BulkExportError, match="not 202 with one"):
         run(open_client, tmp_path)
+
+
+def test_bulk_truncated_manifest_is_retried(server, open_client, clock, tmp_path):
+    server.on("GET", KICKOFF, ACCEPTED)
+    server.on("GET", STATUS, Reply(body=json.dumps(manifest())[:50]), Reply(body=manifest()))
+    serve_files(server)
+    server.on("DELETE", STATUS, Reply(202))
+
+    client = open_client()
+    result = BulkExporter(client, tmp_path).run(REQUEST)
+
+    assert result.transaction_time == TRANSACTION_TIME
+    assert client.counters.by_reason == {"invalid-body": 1}
+    assert clock.sleeps == [0.75]
 
 
 def test_bulk_polling_caps_retry_after(server, open_client, clock, tmp_path):

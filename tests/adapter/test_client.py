@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
-from pathlib import Path
 
 import jwt
 import pytest
@@ -23,9 +21,7 @@ from adapter.errors import (
     OriginError,
     PagingError,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fakeserver import (
+from tests.fakeserver import (
     BASE,
     OTHER_ORIGIN,
     FakeClock,
@@ -100,6 +96,7 @@ def test_client_owns_its_session_only_when_it_made_it(server):
     with FhirClient(ServerConfig(BASE, concurrency=7)) as client:
         adapter = client.transport.session.get_adapter(BASE)
         assert adapter._pool_maxsize == 7
+        assert client.transport.session.verify is True  # TLS verification stays on
     with pytest.raises(RuntimeError):
         client.get_json("metadata")
 
@@ -379,3 +376,10 @@ def test_config_secrets_prefer_files_and_stay_out_of_repr(tmp_path):
         config.read_basic_password()
     with pytest.raises(ConfigError, match="cannot read"):
         ServerConfig(BASE, auth="bearer", token_file=tmp_path / "absent").read_token()
+
+
+def test_client_enter_fails_cleanly_on_bad_secrets(tmp_path):
+    config = ServerConfig(BASE, auth="bearer", token_file=tmp_path / "absent")
+
+    with pytest.raises(ConfigError, match="cannot read the bearer token file"), FhirClient(config):
+        pass

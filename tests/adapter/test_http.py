@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,10 +18,7 @@ from adapter.http import (
     send,
 )
 from adapter.messages import safe_url
-
-# tests/ is not a package and pytest does not put the repository root on sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fakeserver import BASE, START, FakeClock, FakeServer, Reply, outcome
+from tests.fakeserver import BASE, START, FakeClock, FakeServer, Reply, outcome
 
 OK = Reply(body={"resourceType": "Patient", "id": "p1"})
 URL = f"{BASE}/Patient/p1"

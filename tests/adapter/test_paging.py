@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from adapter.errors import PagingError
 from adapter.paging import SearchResults
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fakeserver import BASE, bundle, outcome
+from tests.fakeserver import BASE, bundle, outcome
 
 FIRST = f"{BASE}/Observation?subject=Patient/p1"
 
