@@ -184,9 +184,11 @@ class BulkExporter:
 
     def _failed(self, state: _State, exc: FatalHTTPError) -> BulkExportError:
         if exc.status in (404, 410):  # the job expired or was deleted: start over next time
+            for done in state.files.values():  # files of the old job must not mix with a new one
+                (self._dir / done["path"]).unlink(missing_ok=True)
             state.status_url, state.manifest, state.files = None, None, {}
             self._save(state)
-            return BulkExportError(f"the export job is gone ({exc}); run again for a new export")
+            return BulkExportError(f"the export is gone ({exc}); run again for a new export")
         return BulkExportError(f"the export failed: {exc}; delete {self.state_path} to start over")
 
     def _download_all(self, state: _State, manifest: Manifest) -> None:
@@ -203,9 +205,14 @@ class BulkExporter:
             lambda job: self._download(state, job[0], job[1], manifest.requires_access_token),
             pending,
         )
-        for downloaded in jobs:
-            if self._on_file is not None:
-                self._on_file(downloaded)
+        try:
+            for downloaded in jobs:
+                if self._on_file is not None:
+                    self._on_file(downloaded)
+        except FatalHTTPError as exc:
+            if exc.status in (404, 410):  # files expire with their job (resumed too late)
+                raise self._failed(state, exc) from exc
+            raise
 
     def _check_origin(self, item: ManifestFile, requires_token: bool) -> None:
         if requires_token and not self._client.same_origin(item.url):
@@ -237,8 +244,10 @@ class BulkExporter:
         return DownloadedFile(item.kind, item.type, target, lines)
 
     def _delete_job(self, status_url: str | None) -> bool:
+        if not status_url:
+            return False
         try:
-            self._client.request("DELETE", status_url or "", as_response)
+            self._client.request("DELETE", status_url, as_response)
         except HTTPError as exc:
             logger.warning("could not delete the finished export job: %s", exc)
             return False

@@ -269,7 +269,7 @@ def test_bulk_redownloads_a_damaged_file_on_resume(server, open_client, tmp_path
     server.on("GET", STATUS, Reply(body=manifest()))
     serve_files(server)
     server.routes["GET /bulkfiles/errors.ndjson"].clear()
-    server.on("GET", f"{FILES}/errors.ndjson", Reply(404))
+    server.on("GET", f"{FILES}/errors.ndjson", Reply(403))
     with pytest.raises(FatalHTTPError):
         run(open_client, tmp_path)
     (tmp_path / "Patient.001.ndjson").write_bytes(PATIENTS[:10])  # damaged since
@@ -347,7 +347,7 @@ def test_bulk_job_gone_starts_over_next_time(server, open_client, tmp_path):
     server.on("GET", KICKOFF, ACCEPTED, ACCEPTED)
     server.on("GET", STATUS, Reply(404, outcome("no such job")))
 
-    with pytest.raises(BulkExportError, match="job is gone"):
+    with pytest.raises(BulkExportError, match="export is gone"):
         run(open_client, tmp_path)
     assert json.loads((tmp_path / STATE_FILE).read_text())["status_url"] is None
 
@@ -357,6 +357,23 @@ def test_bulk_job_gone_starts_over_next_time(server, open_client, tmp_path):
     run(open_client, tmp_path)
 
     assert len(server.calls("GET", f"{BASE}/Group")) == 2
+
+
+def test_bulk_expired_files_start_over_next_time(server, open_client, tmp_path):
+    server.on("GET", KICKOFF, ACCEPTED, ACCEPTED)
+    server.on("GET", STATUS, Reply(body=manifest()), Reply(body=manifest()))
+    for name, body in zip(FILE_NAMES, (PATIENTS, OBS_1, OBS_2, DELETIONS, ERRORS), strict=True):
+        server.on("GET", f"{FILES}/{name}", Reply(body=body), sticky=True)
+    server.on("GET", f"{FILES}/obs-2.ndjson", Reply(410, outcome("expired")))
+
+    with pytest.raises(BulkExportError, match="export is gone"):
+        run(open_client, tmp_path)
+    assert not list(tmp_path.rglob("*.ndjson"))  # nothing of the expired job is left
+    server.on("DELETE", STATUS, Reply(202))
+    result = run(open_client, tmp_path)
+
+    assert len(server.calls("GET", f"{BASE}/Group")) == 2
+    assert [f.lines for f in result.output["Observation"]] == [1, 3]
 
 
 def test_bulk_failed_job_reports_the_outcome(server, open_client, tmp_path):
