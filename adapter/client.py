@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -142,7 +143,7 @@ class FhirClient:
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL: absolute ones unchanged, others relative to the base."""
-        if "://" in path_or_url:
+        if urlsplit(path_or_url).scheme:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 

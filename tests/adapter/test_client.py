@@ -148,6 +148,13 @@ def test_client_redirect_to_another_host_loses_the_token(client, server):
     assert "Authorization" not in second.headers
 
 
+def test_client_url_keeps_urls_in_query_values(client):
+    assert client.url("Patient?identifier=http://hospital.example|42") == (
+        f"{BASE}/Patient?identifier=http://hospital.example|42"
+    )
+    assert client.url(f"{BASE}/metadata") == f"{BASE}/metadata"
+
+
 def test_client_refuses_credentials_for_another_origin(client, server):
     with pytest.raises(OriginError, match=r"files\.elsewhere\.invalid"):
         client.get_json(f"{OTHER_ORIGIN}/data.json")
