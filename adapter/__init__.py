@@ -1,0 +1,1 @@
+"""FHIR in: readers, HTTP clients, datatype helpers, terminology and mappers (no database)."""

@@ -79,6 +79,10 @@ QUARANTINE_REASONS: dict[str, str] = {
     ),
     "conflicting-version": "same resource and version as a stored one but different content",
     "unsupported-version": "the content is of a FHIR version the registry does not read",
+    "unreadable-file": "the file could not be opened, decompressed or read to its end",
+    "unsupported-file": "the file is not of a kind the registry reads (.json, .ndjson, .gz)",
+    "unsupported-entry": "a Bundle entry that is neither content nor a deletion (e.g. PATCH)",
+    "mapping-failed": "the registry could not map this resource (a defect: please report it)",
 }
 
 

@@ -121,7 +121,7 @@ def decimal_of(value: Any) -> Decimal:
         ValueError: not a number (booleans are not numbers).
     """
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
+        raise ValueError(f"{value!r} is not a number")  # noqa: TRY004 - callers catch ValueError
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int):
@@ -191,6 +191,11 @@ def reference_to(
             f"{field_path} points to a {ref_type}, expected a {expected_type}",
         )
     return ref_id
+
+
+def as_object(value: Any) -> Mapping[str, Any]:
+    """Return `value` when it is a JSON object, else an empty mapping (tolerates junk)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def iter_codings(concept: Any) -> Iterator[Mapping[str, Any]]:

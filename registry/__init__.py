@@ -1,0 +1,1 @@
+"""The registry: SQLAlchemy models, loading, post-load checks, outcome queries, reports, CLI."""

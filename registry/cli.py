@@ -1,5 +1,7 @@
-"""The `masreg` command line: the only module that prints, exits, reads the environment or
-configures logging. Data goes to stdout, messages to stderr.
+"""The `masreg` command line.
+
+The only module that prints, exits, reads the environment or configures logging. Data goes to
+stdout, messages to stderr.
 
 Exit codes: 0 success; 1 finished but with quarantined resources under `--strict` (or an
 incomplete pull); 2 bad usage, configuration or input; 3 the database is not at the schema head.
@@ -10,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,7 +75,9 @@ def _shown(url: str) -> str:
 def main(verbose: int) -> None:
     """mas-registry: FHIR data in, a normalized and auditable MAS case registry out."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @main.command("import")
@@ -82,18 +85,29 @@ def main(verbose: int) -> None:
 @click.option("--site", default="local", show_default=True, help="Site name the data belongs to.")
 @db_option
 @click.option("--fhir-version", default=None, help="R4, R4B or R5 (default: detect per resource).")
-@click.option("--validate", default="sample:100", show_default=True,
-              help="FHIR validation: off, sample:N (1 in N) or full; rejected resources always.")
+@click.option(
+    "--validate",
+    default="sample:100",
+    show_default=True,
+    help="FHIR validation: off, sample:N (1 in N) or full; rejected resources always.",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when anything was quarantined.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
 def import_command(
-    paths: tuple[Path, ...], site: str, db_url: str, fhir_version: str | None, validate: str,
-    strict: bool, as_json: bool, batch_size: int,
+    paths: tuple[Path, ...],
+    site: str,
+    db_url: str,
+    fhir_version: str | None,
+    validate: str,
+    strict: bool,
+    as_json: bool,
+    batch_size: int,
 ) -> None:
     """Import FHIR files or directories (JSON, Bundles, NDJSON, .gz) into the registry."""
-    options = ImportOptions(site=site, fhir_version=fhir_version, validate=validate,
-                            batch_size=batch_size)
+    options = ImportOptions(
+        site=site, fhir_version=fhir_version, validate=validate, batch_size=batch_size
+    )
     with _handled(), open_engine(db_url, create=True) as engine:
         result = import_paths(engine, list(paths), options=options, on_batch=_progress())
     _clear_progress()
@@ -137,9 +151,13 @@ def _summary_text(summary: dict[str, Any]) -> str:
     width = max((len(t) for t in summary["by_type"]), default=8)
     lines.append(f"  {'type':<{width}}  " + "  ".join(f"{b:>11}" for b in ("read", *buckets)))
     for rtype, counts in summary["by_type"].items():
-        lines.append(f"  {rtype:<{width}}  " + "  ".join(f"{counts[b]:>11}" for b in ("read", *buckets)))
+        lines.append(
+            f"  {rtype:<{width}}  " + "  ".join(f"{counts[b]:>11}" for b in ("read", *buckets))
+        )
     if summary["deletions"]:
-        lines.append("  deletions: " + ", ".join(f"{k} {v}" for k, v in summary["deletions"].items()))
+        lines.append(
+            "  deletions: " + ", ".join(f"{k} {v}" for k, v in summary["deletions"].items())
+        )
     if summary["quarantined"]:
         lines.append("  see `masreg quarantine` for what was quarantined and why")
     return "\n".join(lines)
@@ -170,7 +188,10 @@ def db_current(db_url: str) -> None:
         current = migrate.current_revision(engine)
         engine.dispose()
     head = migrate.head_revision()
-    click.echo(f"current {current or 'none'}  head {head}" + ("" if current == head else "  (run `masreg db upgrade`)"))
+    click.echo(
+        f"current {current or 'none'}  head {head}"
+        + ("" if current == head else "  (run `masreg db upgrade`)")
+    )
 
 
 @main.command("status")
@@ -189,7 +210,9 @@ def status_command(db_url: str, as_json: bool) -> None:
 def _status_text(report: dict[str, Any]) -> str:
     """Render the status report for a terminal."""
     lines = ["Patients by site:"]
-    lines += [f"  {site:<20} {n:>8}" for site, n in report["patients_by_site"].items()] or ["  (none)"]
+    lines += [f"  {site:<20} {n:>8}" for site, n in report["patients_by_site"].items()] or [
+        "  (none)"
+    ]
     lines.append("Rows per table:")
     lines += [f"  {name:<28} {n:>10,}" for name, n in report["tables"].items()]
     lines.append("Last runs:")
@@ -197,7 +220,8 @@ def _status_text(report: dict[str, Any]) -> str:
         lines.append(
             f"  #{run['id']} {run['kind']} {run['site']} {run['status']} {run['started_at']}: "
             f"read {run['read']} = {run['loaded']} loaded + {run['updated']} updated + "
-            f"{run['unchanged']} unchanged + {run['quarantined']} quarantined + {run['skipped']} skipped"
+            f"{run['unchanged']} unchanged + {run['quarantined']} quarantined + "
+            f"{run['skipped']} skipped"
         )
     lines.append("Quarantine:")
     for state, reasons in report["quarantine"].items():
@@ -209,20 +233,38 @@ def _status_text(report: dict[str, Any]) -> str:
 
 @main.command("quarantine")
 @db_option
-@click.option("--status", "state", type=click.Choice(["open", "resolved", "all"]), default="open",
-              show_default=True)
+@click.option(
+    "--status",
+    "state",
+    type=click.Choice(["open", "resolved", "all"]),
+    default="open",
+    show_default=True,
+)
 @click.option("--reason", default=None, help="Only this reason code.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 @click.option("--raw", is_flag=True, help="Include the raw resource text (json format).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of stdout.")
-def quarantine_command(db_url: str, state: str, reason: str | None, fmt: str, raw: bool,
-                       out: Path | None) -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of stdout.",
+)
+def quarantine_command(
+    db_url: str, state: str, reason: str | None, fmt: str, raw: bool, out: Path | None
+) -> None:
     """List or export quarantined input: where it was, which field, and why."""
     with _handled(), open_engine(db_url) as engine, engine.connect() as conn:
-        entries = list(status.iter_quarantine(conn, status=None if state == "all" else state,
-                                              reason=reason, with_raw=raw))
+        entries = list(
+            status.iter_quarantine(
+                conn, status=None if state == "all" else state, reason=reason, with_raw=raw
+            )
+        )
     stream = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         _write_entries(stream, entries, fmt)
@@ -237,13 +279,17 @@ def _write_entries(stream: Any, entries: list[dict[str, Any]], fmt: str) -> None
         json.dump(entries, stream, indent=1, default=str)
         stream.write("\n")
     elif fmt == "csv":
-        writer = csv.DictWriter(stream, fieldnames=list(status.QUARANTINE_COLUMNS), extrasaction="ignore")
+        writer = csv.DictWriter(
+            stream, fieldnames=list(status.QUARANTINE_COLUMNS), extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows({k: _csv_safe(v) for k, v in e.items()} for e in entries)
     else:
         for e in entries:
-            stream.write(f"#{e['id']} [{e['status']}] {e['reason_code']} {e['field_path'] or ''}\n"
-                         f"    {e['reason']}\n")
+            stream.write(
+                f"#{e['id']} [{e['status']}] {e['reason_code']} {e['field_path'] or ''}\n"
+                f"    {e['reason']}\n"
+            )
         if not entries:
             stream.write("(no quarantine entries)\n")
 
@@ -268,10 +314,13 @@ def _handled() -> Iterator[None]:
         sys.exit(2)
     except KeyboardInterrupt:
         _clear_progress()
-        click.echo("interrupted: the batches already committed are kept; run the same command "
-                   "again to complete the import", err=True)
+        click.echo(
+            "interrupted: the batches already committed are kept; run the same command "
+            "again to complete the import",
+            err=True,
+        )
         sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=os.path.basename(sys.argv[0]))
+    main(prog_name=Path(sys.argv[0]).name)

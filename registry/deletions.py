@@ -17,12 +17,11 @@ from sqlalchemy import Connection, insert, update
 from adapter.fhir import parse_time
 from adapter.items import SourceItem
 from adapter.mappers import MAPPERS
-from registry import rowsql
+from registry import rowsql, tables
 from registry.counts import RunCounts
-from registry.models import SourceRecord
 from registry.versions import Head
 
-SR = SourceRecord.__table__
+SR = tables.SOURCE_RECORD
 
 
 def _deleted_at(item: SourceItem, default: datetime) -> datetime:
@@ -73,7 +72,9 @@ def apply_deletions(
             counts.deletions["applied"] += 1
 
 
-def _tombstone(conn: Connection, item: SourceItem, *, site: str, run_id: int, when: datetime) -> None:
+def _tombstone(
+    conn: Connection, item: SourceItem, *, site: str, run_id: int, when: datetime
+) -> None:
     """Store a deletion of an unknown resource, dated, with no content."""
     marker = f"DELETE {item.resource_type}/{item.resource_id}".encode()
     conn.execute(

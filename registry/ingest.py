@@ -47,11 +47,17 @@ class ImportResult:
 
     def summary(self) -> dict[str, Any]:
         """The summary `masreg import --json` prints."""
-        return {"run_id": self.run_id, "status": self.status, **self.counts.as_dict(),
-                "postload": {"medications_resolved": self.postload.medications_resolved,
-                             "doses_weighed": self.postload.doses_weighed,
-                             "derived_anc": self.postload.derived_anc,
-                             "quarantined": self.postload.flagged}}
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            **self.counts.as_dict(),
+            "postload": {
+                "medications_resolved": self.postload.medications_resolved,
+                "doses_weighed": self.postload.doses_weighed,
+                "derived_anc": self.postload.derived_anc,
+                "quarantined": self.postload.flagged,
+            },
+        }
 
 
 def import_items(
@@ -67,17 +73,27 @@ def import_items(
     """Run one ingest of a stream of items (files or a server pull) into the registry."""
     term = options.terminology or Terminology.default()
     context = MappingContext(term, assume_tz=options.assume_tz)
-    run_options = {"fhir_version": options.fhir_version, "validate": options.validate,
-                   "batch_size": options.batch_size} | (extra or {})
+    run_options = {
+        "fhir_version": options.fhir_version,
+        "validate": options.validate,
+        "batch_size": options.batch_size,
+    } | (extra or {})
     run_id = start_run(engine, kind=kind, site=options.site, source=source, options=run_options)
-    loader = Loader(engine, site=options.site, run_id=run_id, context=context,
-                    validator=Validator(options.validate), batch_size=options.batch_size,
-                    on_batch=on_batch)
+    loader = Loader(
+        engine,
+        site=options.site,
+        run_id=run_id,
+        context=context,
+        validator=Validator(options.validate),
+        batch_size=options.batch_size,
+        on_batch=on_batch,
+    )
     try:
         counts = loader.load(items)
         with engine.begin() as conn:
-            report = run_postload(conn, site=options.site, run_id=run_id, context=context,
-                                  counts=counts)
+            report = run_postload(
+                conn, site=options.site, run_id=run_id, context=context, counts=counts
+            )
             save_counts(conn, run_id, counts, postload=report.flagged)
     except KeyboardInterrupt:
         finish_run(engine, run_id, status="interrupted", message="interrupted by the user")
@@ -99,7 +115,8 @@ def import_paths(
     """Import files and directories of FHIR content."""
     stats = ReadStats()
     items = iter_items(paths, fhir_version=options.fhir_version, stats=stats)
-    result = import_items(engine, items, source=" ".join(str(p) for p in paths),
-                          options=options, on_batch=on_batch)
+    result = import_items(
+        engine, items, source=" ".join(str(p) for p in paths), options=options, on_batch=on_batch
+    )
     result.counts.operation_outcomes = stats.operation_outcomes
     return result

@@ -20,25 +20,24 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from adapter.errors import MappingError
-from adapter.fhir import parse_time
+from adapter.fhir import as_object, parse_time
 from adapter.items import ReadProblem, SourceItem
 from adapter.mappers import MAPPERS, MappingContext, map_resource
 from adapter.rows import Row
 from adapter.validation import Validator
-from registry import quarantine, rowsql
+from registry import quarantine, rowsql, tables
 from registry.counts import UNREADABLE, RunCounts
 from registry.deletions import apply_deletions
-from registry.records import HISTORY_KEY, archive_current, chunks, delete_concepts
-from registry.models import SourceRecord, SourceRecordHistory
 from registry.quarantine import QuarantineEntry
+from registry.records import HISTORY_KEY, archive_current, chunks, delete_concepts
 from registry.runs import save_counts
 from registry.upsert import insert_ignore
 from registry.versions import Head, VersionKey, version_key
 
 logger = logging.getLogger(__name__)
 
-SR = SourceRecord.__table__
-HISTORY = SourceRecordHistory.__table__
+SR = tables.SOURCE_RECORD
+HISTORY = tables.HISTORY
 DEFAULT_BATCH = 5000
 
 
@@ -119,7 +118,9 @@ class Loader:
             if other is None:
                 best[candidate.key] = candidate
                 continue
-            winner, loser = (candidate, other) if candidate.version > other.version else (other, candidate)
+            winner, loser = (
+                (candidate, other) if candidate.version > other.version else (other, candidate)
+            )
             best[candidate.key] = winner
             self._count(loser, "unchanged")
             if loser.content_hash != winner.content_hash:
@@ -134,7 +135,9 @@ class Loader:
         """Turn an item into a Candidate, or account for it (problem, skip, deletion)."""
         if isinstance(entry, ReadProblem):
             out.quarantined.append(
-                QuarantineEntry(entry.origin, entry.locator, entry.reason_code, entry.message, raw=entry.raw)
+                QuarantineEntry(
+                    entry.origin, entry.locator, entry.reason_code, entry.message, raw=entry.raw
+                )
             )
             self.counts.add(UNREADABLE, "quarantined")
             return None
@@ -147,10 +150,15 @@ class Loader:
             return None
         resource_id = entry.resource_id or entry.resource.get("id")
         if not isinstance(resource_id, str) or not resource_id:
-            self._quarantine(out, entry, "missing-element", f"{rtype}.id",
-                             f"{rtype} has no id, so it cannot be identified across imports")
+            self._quarantine(
+                out,
+                entry,
+                "missing-element",
+                f"{rtype}.id",
+                f"{rtype} has no id, so it cannot be identified across imports",
+            )
             return None
-        meta = entry.resource.get("meta") if isinstance(entry.resource.get("meta"), dict) else {}
+        meta = as_object(entry.resource.get("meta"))
         try:
             updated = parse_time(meta["lastUpdated"]).value if meta.get("lastUpdated") else None
         except ValueError as exc:
@@ -159,8 +167,12 @@ class Loader:
         version_id = meta.get("versionId") if isinstance(meta.get("versionId"), str) else None
         digest = hashlib.sha256(entry.raw).hexdigest()
         return Candidate(
-            entry, (rtype, resource_id), digest, version_key(updated, version_id, digest),
-            version_id, updated,
+            entry,
+            (rtype, resource_id),
+            digest,
+            version_key(updated, version_id, digest),
+            version_id,
+            updated,
         )
 
     def _against_head(self, candidate: Candidate, head: Head | None, out: Batch) -> None:
@@ -176,7 +188,10 @@ class Loader:
             return
         if head.same_version(candidate.last_updated, candidate.version_id) and not head.is_deleted:
             self._quarantine(
-                out, candidate.item, "conflicting-version", f"{candidate.key[0]}.meta",
+                out,
+                candidate.item,
+                "conflicting-version",
+                f"{candidate.key[0]}.meta",
                 f"{candidate.key[0]}/{candidate.key[1]} version {candidate.version_id or '?'} "
                 "is already stored with different content; the stored one is kept",
                 candidate,
@@ -197,8 +212,14 @@ class Loader:
         validated = self.validator.should_validate(index)
         if validated and (issues := self.validator.validate(item.resource, item.fhir_version)):
             detail = "; ".join(f"{i.path}: {i.message}" for i in issues[:3])
-            self._quarantine(out, item, "validation-failed", issues[0].path,
-                             f"fails FHIR {item.fhir_version} validation: {detail}", candidate)
+            self._quarantine(
+                out,
+                item,
+                "validation-failed",
+                issues[0].path,
+                f"fails FHIR {item.fhir_version} validation: {detail}",
+                candidate,
+            )
             return None
         context = self.context.with_source(item.fhir_version, item.bundle_context)
         try:
@@ -254,13 +275,22 @@ class Loader:
         for rtype, rid in keys:
             by_type.setdefault(rtype, []).append(rid)
         heads: dict[tuple[str, str], Head] = {}
-        cols = (SR.c.id, SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated,
-                SR.c.content_hash, SR.c.is_deleted)
+        cols = (
+            SR.c.id,
+            SR.c.resource_type,
+            SR.c.resource_id,
+            SR.c.version_id,
+            SR.c.last_updated,
+            SR.c.content_hash,
+            SR.c.is_deleted,
+        )
         with self.engine.connect() as conn:
             for rtype, ids in by_type.items():
                 for chunk in chunks(ids, 500):
                     stmt = select(*cols).where(
-                        SR.c.site == self.site, SR.c.resource_type == rtype, SR.c.resource_id.in_(chunk)
+                        SR.c.site == self.site,
+                        SR.c.resource_type == rtype,
+                        SR.c.resource_id.in_(chunk),
                     )
                     for row in conn.execute(stmt):
                         heads[(row.resource_type, row.resource_id)] = Head.of(row)
@@ -281,8 +311,9 @@ class Loader:
         self._touch(conn, batch.touched)
         self._apply_deletions(conn, batch)
         loaded = [c.key for c, _ in batch.new] + [c.key for c, _, _ in batch.replaced]
-        quarantine.resolve(conn, site=self.site, run_id=self.run_id, resources=loaded,
-                           reasons=_LOAD_REASONS)
+        quarantine.resolve(
+            conn, site=self.site, run_id=self.run_id, resources=loaded, reasons=_LOAD_REASONS
+        )
 
     def _record(self, candidate: Candidate, outcome: str) -> dict[str, Any]:
         """Return the source_record columns of a candidate."""
@@ -312,8 +343,9 @@ class Loader:
         stmt = insert(SR).returning(SR.c.id, sort_by_parameter_order=True)
         result = conn.execute(stmt, [self._record(c, "loaded") for c, _ in batch.new])
         for (candidate, rows), record_id in zip(batch.new, result.scalars(), strict=True):
-            rowsql.add_records(records, rows, record_id=record_id, site=self.site,
-                               source_id=candidate.key[1])
+            rowsql.add_records(
+                records, rows, record_id=record_id, site=self.site, source_id=candidate.key[1]
+            )
             self._count(candidate, "loaded")
 
     def _write_replaced(self, conn: Connection, batch: Batch, records: rowsql.Records) -> None:
@@ -326,10 +358,11 @@ class Loader:
         values = []
         for candidate, rows, head in batch.replaced:
             values.append(self._record(candidate, "updated") | {"_id": head.id})
-            rowsql.add_records(records, rows, record_id=head.id, site=self.site,
-                               source_id=candidate.key[1])
+            rowsql.add_records(
+                records, rows, record_id=head.id, site=self.site, source_id=candidate.key[1]
+            )
             self._count(candidate, "updated")
-        columns = {k: bindparam(k) for k in values[0] if k != "_id"}
+        columns: dict[str, Any] = {k: bindparam(k) for k in values[0] if k != "_id"}
         conn.execute(update(SR).where(SR.c.id == bindparam("_id")).values(columns), values)
 
     def _write_older(self, conn: Connection, older: list[Candidate]) -> None:
@@ -347,17 +380,32 @@ class Loader:
         ids = [record_id for record_id, _ in touched]
         for chunk in chunks(ids, 500):
             conn.execute(
-                update(SR).where(SR.c.id.in_(chunk)).values(last_seen_run_id=self.run_id, last_outcome="unchanged")
+                update(SR)
+                .where(SR.c.id.in_(chunk))
+                .values(last_seen_run_id=self.run_id, last_outcome="unchanged")
             )
 
     def _apply_deletions(self, conn: Connection, batch: Batch) -> None:
         """Apply deletion instructions as flags; unknown resources get a tombstone."""
-        apply_deletions(conn, batch.deletions, heads=batch.heads, site=self.site,
-                        run_id=self.run_id, default_time=self.started, counts=self.counts)
+        apply_deletions(
+            conn,
+            batch.deletions,
+            heads=batch.heads,
+            site=self.site,
+            run_id=self.run_id,
+            default_time=self.started,
+            counts=self.counts,
+        )
 
 
 # Reasons that a successful load of the same resource makes obsolete.
 _LOAD_REASONS = (
-    "validation-failed", "missing-element", "invalid-value", "unknown-unit",
-    "non-convertible-unit", "unmatched-code", "conflicting-version", "mapping-failed",
+    "validation-failed",
+    "missing-element",
+    "invalid-value",
+    "unknown-unit",
+    "non-convertible-unit",
+    "unmatched-code",
+    "conflicting-version",
+    "mapping-failed",
 )

@@ -1,14 +1,14 @@
-"""Schema migrations from code: upgrade, current revision, and the at-head guard every command uses."""
+"""Schema migrations from code: upgrade, current revision, and the at-head guard."""
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect
 
+from alembic import command
 from registry.db import migrations_dir
 from registry.errors import SchemaOutOfDate
 

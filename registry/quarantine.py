@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select, update
 
-from registry.models import Quarantine
+from registry import tables
 from registry.upsert import upsert
 
-QUARANTINE = Quarantine.__table__
+QUARANTINE = tables.QUARANTINE
 
 # Reasons decided after loading, from the registry as a whole; re-evaluated every run.
 POSTLOAD_REASONS = frozenset(
@@ -51,9 +51,7 @@ class QuarantineEntry:
         return hashlib.sha256(key.encode()).hexdigest()
 
 
-def record(
-    conn: Connection, entries: Sequence[QuarantineEntry], *, site: str, run_id: int
-) -> None:
+def record(conn: Connection, entries: Sequence[QuarantineEntry], *, site: str, run_id: int) -> None:
     """Insert new entries and refresh the ones seen before (re-opening resolved ones)."""
     if not entries:
         return

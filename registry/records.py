@@ -7,23 +7,24 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from registry import rowsql
-from registry.models import SourceRecord, SourceRecordHistory
+from registry import rowsql, tables
 from registry.upsert import insert_ignore
 
-SR = SourceRecord.__table__
-HISTORY = SourceRecordHistory.__table__
+SR = tables.SOURCE_RECORD
+HISTORY = tables.HISTORY
 HISTORY_KEY = ("site", "resource_type", "resource_id", "content_hash", "is_deleted")
 
 
 def archive_current(conn: Connection, ids: list[int], *, run_id: int, reason: str) -> None:
     """Copy current source records into history before they change."""
-    columns = [c for c in HISTORY.c.keys() if c not in ("id", "archived_run_id", "reason")]
-    rows = []
+    columns = [c.name for c in HISTORY.c if c.name not in ("id", "archived_run_id", "reason")]
+    rows: list[dict[str, Any]] = []
     for chunk in chunks(ids, 500):
         stmt = select(*(SR.c[c] for c in columns)).where(SR.c.id.in_(chunk))
-        rows.extend(dict(r._mapping) | {"archived_run_id": run_id, "reason": reason}
-                    for r in conn.execute(stmt))
+        rows.extend(
+            dict(r._mapping) | {"archived_run_id": run_id, "reason": reason}
+            for r in conn.execute(stmt)
+        )
     insert_ignore(conn, HISTORY, rows, HISTORY_KEY)
 
 

@@ -25,13 +25,13 @@ from adapter.rows import (
     PatientRow,
     Row,
 )
-from registry import models
+from registry import models, tables
 
 PATIENT_ID = "patient_source_id"
 
 # The tables a source record's concept rows live in, children before parents for deletion.
 CONCEPT_TABLES: tuple[Table, ...] = tuple(
-    m.__table__  # type: ignore[misc]
+    tables.table_of(m)
     for m in (
         models.AdverseEventCriterion,
         models.AdverseEvent,
@@ -60,7 +60,7 @@ LINK_COLUMN = {
 
 
 def prednisone_eq(dose_mg: float | None, factor: str | None) -> float | None:
-    """Prednisone-equivalent mg = dose x exact factor (CLINICAL-SPEC 4.2), rounded only for storage."""
+    """Prednisone-equivalent mg = dose x exact factor (CLINICAL-SPEC 4.2), rounded for storage."""
     if dose_mg is None or factor is None:
         return None
     return float(Fraction(Decimal(repr(dose_mg))) * Fraction(factor))
@@ -94,36 +94,36 @@ def add_records(
     for row in rows:
         if isinstance(row, ObservationRow):
             data = _plain(row) | base | {"source_record_id": record_id}
-            out[models.Observation.__table__].append(data)  # type: ignore[index]
+            out[tables.OBSERVATION].append(data)
         elif isinstance(row, GroupMemberRow):
             data = _plain(row) | base | {"group_id": record_id}
-            out[models.GroupMember.__table__].append(data)  # type: ignore[index]
+            out[tables.GROUP_MEMBER].append(data)
         elif isinstance(row, PatientRow):
             data = _plain(row) | base | {"id": record_id, "source_id": source_id}
-            out[models.Patient.__table__].append(data)  # type: ignore[index]
+            out[tables.PATIENT].append(data)
         elif isinstance(row, MedicationRow):
             data = _plain(row, skip=("drug",)) | _drug(row.drug)
             data |= base | {"id": record_id, "source_id": source_id}
-            out[models.Medication.__table__].append(data)  # type: ignore[index]
+            out[tables.MEDICATION].append(data)
         elif isinstance(row, MedicationAdministrationRow):
             data = _plain(row, skip=("drug",)) | _drug(row.drug) | base | {"id": record_id}
             data["prednisone_eq_mg"] = prednisone_eq(row.dose_mg, row.prednisone_factor)
             data["body_weight_kg"] = data["body_weight_observation_id"] = None
-            out[models.MedicationAdministration.__table__].append(data)  # type: ignore[index]
+            out[tables.MEDICATION_ADMINISTRATION].append(data)
         elif isinstance(row, MedicationOrderRow):
             data = _plain(row, skip=("drug", "doses")) | _drug(row.drug) | base | {"id": record_id}
-            out[models.MedicationOrder.__table__].append(data)  # type: ignore[index]
+            out[tables.MEDICATION_ORDER].append(data)
             for dose in row.doses:
                 dose_data = _plain(dose) | {"order_id": record_id}
                 dose_data["body_weight_kg"] = dose_data["body_weight_observation_id"] = None
-                out[models.MedicationOrderDose.__table__].append(dose_data)  # type: ignore[index]
+                out[tables.MEDICATION_ORDER_DOSE].append(dose_data)
         elif isinstance(row, AdverseEventRow):
             data = _plain(row, skip=("seriousness_criteria",)) | base | {"id": record_id}
             data["resulting_conditions"] = " ".join(row.resulting_conditions) or None
-            out[models.AdverseEvent.__table__].append(data)  # type: ignore[index]
+            out[tables.ADVERSE_EVENT].append(data)
             for criterion in row.seriousness_criteria:
                 criterion_data = {"adverse_event_id": record_id, "criterion": criterion}
-                out[models.AdverseEventCriterion.__table__].append(criterion_data)  # type: ignore[index]
+                out[tables.ADVERSE_EVENT_CRITERION].append(criterion_data)
         elif isinstance(row, ConditionRow | EncounterRow | DiagnosticReportRow):
             table = _SIMPLE[type(row)]
             out[table].append(_plain(row) | base | {"id": record_id})
@@ -132,9 +132,9 @@ def add_records(
 
 
 _SIMPLE: dict[type, Table] = {
-    ConditionRow: models.Condition.__table__,  # type: ignore[dict-item]
-    EncounterRow: models.Encounter.__table__,  # type: ignore[dict-item]
-    DiagnosticReportRow: models.DiagnosticReport.__table__,  # type: ignore[dict-item]
+    ConditionRow: tables.CONDITION,
+    EncounterRow: tables.ENCOUNTER,
+    DiagnosticReportRow: tables.DIAGNOSTIC_REPORT,
 }
 
 

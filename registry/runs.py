@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from registry import tables
 from registry.counts import BUCKETS, RunCounts
-from registry.models import IngestRun
 
-RUN = IngestRun.__table__
+RUN = tables.INGEST_RUN
 
 
 def software_version() -> str:
@@ -45,7 +45,7 @@ def start_run(engine: Engine, *, kind: str, site: str, source: str, options: dic
         )
         run_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
     if not isinstance(run_id, int):  # pragma: no cover - every supported dialect returns it
-        raise RuntimeError("the database did not return the new run's id")
+        raise TypeError("the database did not return the new run's id")
     return run_id
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from registry import models
+from registry import tables
 from registry.db import Base
 
-RUN = models.IngestRun.__table__
-QUARANTINE = models.Quarantine.__table__
-SR = models.SourceRecord.__table__
+RUN = tables.INGEST_RUN
+QUARANTINE = tables.QUARANTINE
+SR = tables.SOURCE_RECORD
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ def table_counts(conn: Connection) -> dict[str, int]:
 
 def patients_by_site(conn: Connection) -> dict[str, int]:
     """Patients per site (deleted ones left out)."""
-    patient = models.Patient.__table__
+    patient = tables.PATIENT
     stmt = (
         select(patient.c.site, func.count())
         .where(patient.c.exclusion.is_(None))
@@ -62,11 +62,19 @@ def recent_runs(conn: Connection, limit: int = 5) -> list[RunLine]:
     stmt = select(RUN).order_by(RUN.c.id.desc()).limit(limit)
     return [
         RunLine(
-            id=r.id, kind=r.kind, site=r.site, status=r.status,
+            id=r.id,
+            kind=r.kind,
+            site=r.site,
+            status=r.status,
             started_at=r.started_at.isoformat(timespec="seconds"),
             finished_at=r.finished_at.isoformat(timespec="seconds") if r.finished_at else None,
-            read=r.read, loaded=r.loaded, updated=r.updated, unchanged=r.unchanged,
-            quarantined=r.quarantined, skipped=r.skipped, source=r.source,
+            read=r.read,
+            loaded=r.loaded,
+            updated=r.updated,
+            unchanged=r.unchanged,
+            quarantined=r.quarantined,
+            skipped=r.skipped,
+            source=r.source,
         )
         for r in conn.execute(stmt)
     ]
@@ -96,13 +104,28 @@ def status_report(conn: Connection) -> dict[str, Any]:
 
 
 QUARANTINE_COLUMNS = (
-    "id", "status", "reason_code", "reason", "origin", "locator", "resource_type", "resource_id",
-    "version_id", "field_path", "times_seen", "first_run_id", "last_run_id", "resolved_run_id",
+    "id",
+    "status",
+    "reason_code",
+    "reason",
+    "origin",
+    "locator",
+    "resource_type",
+    "resource_id",
+    "version_id",
+    "field_path",
+    "times_seen",
+    "first_run_id",
+    "last_run_id",
+    "resolved_run_id",
 )
 
 
 def iter_quarantine(
-    conn: Connection, *, status: str | None = "open", reason: str | None = None,
+    conn: Connection,
+    *,
+    status: str | None = "open",
+    reason: str | None = None,
     with_raw: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Quarantine entries (optionally one status or reason), oldest first."""

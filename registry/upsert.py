@@ -1,4 +1,4 @@
-"""Dialect-aware INSERT ... ON CONFLICT for SQLite and PostgreSQL (sqlite-utils upsert semantics)."""
+"""Dialect-aware INSERT ... ON CONFLICT for SQLite and PostgreSQL (sqlite-utils semantics)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def upsert(
     conn.execute(stmt, list(rows))
 
 
-def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+def insert_ignore(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> None:
     """Insert rows, skipping those whose key already exists."""
     upsert(conn, table, rows, keys=keys, update=None)

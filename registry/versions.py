@@ -16,7 +16,9 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 VersionKey = tuple[bool, datetime, tuple[int, int, str], str]
 
 
-def version_key(last_updated: datetime | None, version_id: str | None, content_hash: str) -> VersionKey:
+def version_key(
+    last_updated: datetime | None, version_id: str | None, content_hash: str
+) -> VersionKey:
     """Return the sort key of a version.
 
     >>> version_key(None, "10", "h") > version_key(None, "9", "h")

@@ -16,8 +16,13 @@ def meta(version: str = "1", updated: str = "2024-01-01T00:00:00Z") -> dict[str,
 
 
 def patient(pid: str = "p1", *, gender: str = "female", **extra: Any) -> dict[str, Any]:
-    return {"resourceType": "Patient", "id": pid, "meta": meta(), "gender": gender,
-            "birthDate": "1980-05"} | extra
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "meta": meta(),
+        "gender": gender,
+        "birthDate": "1980-05",
+    } | extra
 
 
 def observation(
@@ -44,8 +49,16 @@ def observation(
         "id": oid,
         "meta": meta(version, updated),
         "status": status,
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": "laboratory"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory",
+                    }
+                ]
+            }
+        ],
         "code": {"coding": [{"system": LOINC, "code": loinc}]},
         "subject": {"reference": f"Patient/{patient_id}"},
         "effectiveDateTime": when,
@@ -77,13 +90,23 @@ def administration(
         },
     }
     if medication is None:
-        medication = {"medicationCodeableConcept": {"coding": [
-            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "6902",
-             "display": "methylprednisolone"}]}}
+        medication = {
+            "medicationCodeableConcept": {
+                "coding": [
+                    {
+                        "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                        "code": "6902",
+                        "display": "methylprednisolone",
+                    }
+                ]
+            }
+        }
     return resource | medication | extra
 
 
 def write_ndjson(path: Path, resources: Iterable[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in resources), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in resources), encoding="utf-8"
+    )
     return path

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapter.errors import MappingError
-from adapter.fhir import FhirTime, pick_coding
+from adapter.fhir import FhirTime, as_object, pick_coding
 from adapter.mappers.context import MappingContext, exclusion_for, status_of
 from adapter.mappers.dosage import convert_dose
 from adapter.mappers.medication import resolve_medication
@@ -38,7 +38,7 @@ def map_medication_administration(
     patient_id = ctx.patient_of(resource)
     medication = resolve_medication(resource, ctx)
     start, end = _occurrence(resource, ctx)
-    dosage = resource.get("dosage") if isinstance(resource.get("dosage"), Mapping) else {}
+    dosage = as_object(resource.get("dosage"))
     dose = convert_dose(
         dosage.get("dose"),
         "MedicationAdministration.dosage.dose",

@@ -1,4 +1,4 @@
-"""Dose amounts and dosing frequency (CLINICAL-SPEC 4.3.3-4.3.4), shared by all medication mappers."""
+"""Dose amounts and dosing frequency (CLINICAL-SPEC 4.3.3-4.3.4) for every medication mapper."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from adapter.errors import MappingError
-from adapter.fhir import decimal_of, iter_codings
+from adapter.fhir import as_object, decimal_of, iter_codings
 from adapter.rows import DrugMatch
 from adapter.terminology import normalise_text as _norm
 from adapter.units import UnitError, dose_to_mg
@@ -16,7 +16,7 @@ from adapter.units import UnitError, dose_to_mg
 # Drug classes whose doses the study computes with: a dose we cannot express in mg is quarantined.
 DOSED_CLASSES = frozenset({"glucocorticoid", "emapalumab"})
 
-# Count units: "1 tablet" of a Medication whose strength is known gives mg = count x strength (4.3.3).
+# Count units: "1 tablet" of a Medication of known strength gives mg = count x strength (4.3.3).
 _COUNT_UNITS = frozenset(
     {
         "tablet",
@@ -122,7 +122,7 @@ def per_day(timing: Any) -> tuple[Fraction | None, int | None, float | None, str
     """
     if not isinstance(timing, Mapping):
         return None, None, None, None
-    repeat = timing.get("repeat") if isinstance(timing.get("repeat"), Mapping) else {}
+    repeat = as_object(timing.get("repeat"))
     frequency, period, unit = (
         repeat.get("frequency"),
         repeat.get("period"),
@@ -137,7 +137,10 @@ def per_day(timing: Any) -> tuple[Fraction | None, int | None, float | None, str
         except ValueError:
             days = Fraction(0)
         if days > 0:
-            count = int(frequency) if isinstance(frequency, int | float) else 1
+            try:
+                count = int(decimal_of(frequency)) if frequency is not None else 1
+            except ValueError:
+                return None, None, None, None
             return Fraction(count) / days, count, float(decimal_of(period)), unit
     if frequency is not None and period is None and repeat.get("timeOfDay"):
         return Fraction(int(frequency)), int(frequency), 1.0, "d"

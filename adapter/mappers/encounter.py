@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapter.fhir import iter_codings
+from adapter.fhir import as_object, iter_codings
 from adapter.mappers.context import MappingContext, exclusion_for
 from adapter.rows import EncounterRow
 
@@ -24,7 +24,7 @@ def map_encounter(resource: Mapping[str, Any], ctx: MappingContext) -> list[Enco
     else:
         class_code = klass.get("code") if isinstance(klass, Mapping) else None
     field = "actualPeriod" if "actualPeriod" in resource else "period"
-    period = resource.get(field) if isinstance(resource.get(field), Mapping) else {}
+    period = as_object(resource.get(field))
     start = ctx.time(period.get("start"), f"Encounter.{field}.start")
     end = ctx.time(period.get("end"), f"Encounter.{field}.end")
     return [

@@ -32,7 +32,7 @@ class AboutPatient(FromSourceRecord):
     patient_source_id: Mapped[str64]
 
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[Index, ...]:  # noqa: N805 - SQLAlchemy declared_attr
+    def __table_args__(cls) -> tuple[Index, ...]:
         """Index every patient-scoped table by (site, patient)."""
         return (Index(None, "site", "patient_source_id"),)
 

@@ -22,7 +22,9 @@ class DrugColumns:
 
     ingredient: Mapped[str | None] = mapped_column(String(64), index=True)
     ingredient_match: Mapped[str16 | None]  # rxnorm_in | rxnorm_table | atc | name
-    drug_class: Mapped[str32]  # emapalumab | glucocorticoid | other_mas_therapy | other | unresolved
+    drug_class: Mapped[
+        str32
+    ]  # emapalumab | glucocorticoid | other_mas_therapy | other | unresolved
     drug_code_system: Mapped[str255 | None]
     drug_code: Mapped[str64 | None]
     drug_text: Mapped[str | None] = mapped_column(Text)

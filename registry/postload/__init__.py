@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 from adapter.mappers import MappingContext
+from registry import tables
 from registry.counts import RunCounts
-from registry.models import SourceRecord
-from registry.postload.duplicates import flag_duplicates
 from registry.postload.derived import derive_anc
+from registry.postload.duplicates import flag_duplicates
 from registry.postload.medications import apply_body_weights, resolve_medications
 from registry.postload.patients import flag_missing_patients
 from registry.quarantine import QuarantineEntry
 
-SR = SourceRecord.__table__
+SR = tables.SOURCE_RECORD
 
 
 @dataclass(slots=True)

@@ -6,25 +6,36 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
-from registry import quarantine
-from registry.models import SourceRecord
+from registry import quarantine, tables
 from registry.quarantine import QuarantineEntry
 
-SR = SourceRecord.__table__
+SR = tables.SOURCE_RECORD
 VALID_STATUSES = ("final", "amended", "corrected")
 
 
 def entries_for(
-    conn: Connection, record_ids: Iterable[int], reason_code: str, reason: dict[int, str], field_path: str
+    conn: Connection,
+    record_ids: Iterable[int],
+    reason_code: str,
+    reason: dict[int, str],
+    field_path: str,
 ) -> dict[int, QuarantineEntry]:
     """Build quarantine entries for stored source records, naming file, resource and field."""
     ids = list(record_ids)
     entries: dict[int, QuarantineEntry] = {}
-    cols = (SR.c.id, SR.c.origin, SR.c.locator, SR.c.resource_type, SR.c.resource_id,
-            SR.c.version_id, SR.c.content_hash)
+    cols = (
+        SR.c.id,
+        SR.c.origin,
+        SR.c.locator,
+        SR.c.resource_type,
+        SR.c.resource_id,
+        SR.c.version_id,
+        SR.c.content_hash,
+    )
     for start in range(0, len(ids), 500):
         for row in conn.execute(select(*cols).where(SR.c.id.in_(ids[start : start + 500]))):
-            message = f"{row.origin}, {row.locator}: {row.resource_type}/{row.resource_id}: {reason[row.id]}"
+            where = f"{row.origin}, {row.locator}: {row.resource_type}/{row.resource_id}"
+            message = f"{where}: {reason[row.id]}"
             entries[row.id] = QuarantineEntry(
                 origin=row.origin,
                 locator=row.locator,

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from registry import models
+from registry import tables
 from registry.postload.common import VALID_STATUSES
 
-OBS = models.Observation.__table__
-SR = models.SourceRecord.__table__
-MEMBER = models.GroupMember.__table__
+OBS = tables.OBSERVATION
+SR = tables.SOURCE_RECORD
+MEMBER = tables.GROUP_MEMBER
 DERIVATION = "ANC = WBC x neutrophil% / 100"
 
 
@@ -66,9 +66,17 @@ def _anc(wbc: float, pct: float) -> Fraction:
 def _source_rows(conn: Connection, site: str) -> list[Any]:
     """Valid, unexcluded WBC, neutrophil % and measured ANC rows of a site."""
     stmt = (
-        select(OBS.c.id, OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at,
-               OBS.c.effective_precision, OBS.c.value, OBS.c.status, OBS.c.source_record_id,
-               SR.c.resource_id)
+        select(
+            OBS.c.id,
+            OBS.c.patient_source_id,
+            OBS.c.analyte,
+            OBS.c.effective_at,
+            OBS.c.effective_precision,
+            OBS.c.value,
+            OBS.c.status,
+            OBS.c.source_record_id,
+            SR.c.resource_id,
+        )
         .join(SR, SR.c.id == OBS.c.source_record_id)
         .where(
             OBS.c.site == site,
@@ -97,7 +105,11 @@ def _pairs(conn: Connection, site: str, rows: list[Any]) -> list[tuple[Any, Any]
     for members in groups.values():
         wbcs = [m for m in members if m.analyte == "WBC"]
         pcts = [m for m in members if m.analyte == "neutrophils_pct"]
-        if len(wbcs) == 1 and len(pcts) == 1 and wbcs[0].patient_source_id == pcts[0].patient_source_id:
+        if (
+            len(wbcs) == 1
+            and len(pcts) == 1
+            and wbcs[0].patient_source_id == pcts[0].patient_source_id
+        ):
             pairs.setdefault(wbcs[0].id, (wbcs[0], pcts[0]))
     by_instant: dict[tuple[str, Any], list[Any]] = defaultdict(list)
     for r in rows:

@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from registry import models
+from registry import tables
 from registry.postload.common import VALID_STATUSES, entries_for, replace_open
 from registry.quarantine import QuarantineEntry
 
-OBS = models.Observation.__table__
-SR = models.SourceRecord.__table__
+OBS = tables.OBSERVATION
+SR = tables.SOURCE_RECORD
 _FLAGS = ("duplicate", "conflicting-duplicate")
 
 
@@ -26,7 +26,9 @@ def flag_duplicates(
     conn: Connection, *, site: str, run_id: int, flagged: dict[int, QuarantineEntry]
 ) -> None:
     """Recompute duplicate flags for a site and quarantine conflicting results."""
-    conn.execute(update(OBS).where(OBS.c.site == site, OBS.c.exclusion.in_(_FLAGS)).values(exclusion=None))
+    conn.execute(
+        update(OBS).where(OBS.c.site == site, OBS.c.exclusion.in_(_FLAGS)).values(exclusion=None)
+    )
     eligible = (
         OBS.c.site == site,
         OBS.c.analyte.is_not(None),
@@ -44,11 +46,24 @@ def flag_duplicates(
         .subquery()
     )
     stmt = (
-        select(OBS.c.id, OBS.c.source_record_id, OBS.c.value, OBS.c.unit, SR.c.resource_id,
-               OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at, OBS.c.component_index)
+        select(
+            OBS.c.id,
+            OBS.c.source_record_id,
+            OBS.c.value,
+            OBS.c.unit,
+            SR.c.resource_id,
+            OBS.c.patient_source_id,
+            OBS.c.analyte,
+            OBS.c.effective_at,
+            OBS.c.component_index,
+        )
         .join(SR, SR.c.id == OBS.c.source_record_id)
-        .join(groups, (groups.c.patient_source_id == OBS.c.patient_source_id)
-              & (groups.c.analyte == OBS.c.analyte) & (groups.c.effective_at == OBS.c.effective_at))
+        .join(
+            groups,
+            (groups.c.patient_source_id == OBS.c.patient_source_id)
+            & (groups.c.analyte == OBS.c.analyte)
+            & (groups.c.effective_at == OBS.c.effective_at),
+        )
         .where(*eligible)
     )
     by_group: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
@@ -71,6 +86,15 @@ def flag_duplicates(
             )
     for ids, flag in ((duplicate_ids, "duplicate"), (conflict_ids, "conflicting-duplicate")):
         for start in range(0, len(ids), 500):
-            conn.execute(update(OBS).where(OBS.c.id.in_(ids[start : start + 500])).values(exclusion=flag))
+            conn.execute(
+                update(OBS).where(OBS.c.id.in_(ids[start : start + 500])).values(exclusion=flag)
+            )
     entries = entries_for(conn, reasons, "conflicting-duplicate", reasons, "Observation.value[x]")
-    replace_open(conn, entries, site=site, run_id=run_id, reason_code="conflicting-duplicate", flagged=flagged)
+    replace_open(
+        conn,
+        entries,
+        site=site,
+        run_id=run_id,
+        reason_code="conflicting-duplicate",
+        flagged=flagged,
+    )

@@ -21,17 +21,17 @@ from sqlalchemy import Connection, and_, insert, select, update
 from adapter.errors import MappingError
 from adapter.jsontext import parse_json
 from adapter.mappers import UNRESOLVED, MappingContext, map_resource
-from registry import models, quarantine, rowsql
-from registry.records import delete_concepts
+from registry import quarantine, rowsql, tables
 from registry.postload.common import VALID_STATUSES, entries_for, replace_open
 from registry.quarantine import QuarantineEntry
+from registry.records import delete_concepts
 
-SR = models.SourceRecord.__table__
-MED = models.Medication.__table__
-OBS = models.Observation.__table__
-MA = models.MedicationAdministration.__table__
-ORDER = models.MedicationOrder.__table__
-DOSE = models.MedicationOrderDose.__table__
+SR = tables.SOURCE_RECORD
+MED = tables.MEDICATION
+OBS = tables.OBSERVATION
+MA = tables.MEDICATION_ADMINISTRATION
+ORDER = tables.MEDICATION_ORDER
+DOSE = tables.MEDICATION_ORDER_DOSE
 WEIGHT_LOOKBACK = timedelta(days=30)
 
 
@@ -52,6 +52,8 @@ class _Resolver:
 def _raw(conn: Connection, record_id: int) -> dict[str, Any]:
     """Load a stored resource's JSON."""
     data = conn.scalar(select(SR.c.raw).where(SR.c.id == record_id))
+    if data is None:  # pragma: no cover - only tombstones have no raw, and they have no rows
+        raise ValueError(f"source record {record_id} has no stored content")
     return dict(parse_json(zlib.decompress(data)))
 
 
@@ -73,7 +75,9 @@ def resolve_medications(
         )
         for record_id, reference in list(conn.execute(stmt)):
             med_id = conn.scalar(
-                select(MED.c.id).where(MED.c.site == site, MED.c.source_id == reference.split("/")[-1])
+                select(MED.c.id).where(
+                    MED.c.site == site, MED.c.source_id == reference.split("/")[-1]
+                )
             )
             if med_id is None:
                 missing[record_id] = (
@@ -87,7 +91,9 @@ def resolve_medications(
             else:
                 mapping_errors.append(error)
     entries = entries_for(conn, missing, "missing-medication", missing, "{type}.medication")
-    replace_open(conn, entries, site=site, run_id=run_id, reason_code="missing-medication", flagged=flagged)
+    replace_open(
+        conn, entries, site=site, run_id=run_id, reason_code="missing-medication", flagged=flagged
+    )
     quarantine.record(conn, mapping_errors, site=site, run_id=run_id)
     return resolved
 
@@ -109,11 +115,17 @@ def _remap(
     except MappingError as exc:
         delete_concepts(conn, [record_id])
         return QuarantineEntry(
-            origin=row.origin, locator=row.locator, reason_code=exc.reason_code,
-            reason=f"{row.origin}, {row.locator}: {row.resource_type}/{row.resource_id}: {exc.message}",
-            field_path=exc.field_path, resource_type=row.resource_type,
-            resource_id=row.resource_id, version_id=row.version_id,
-            content_hash=row.content_hash, raw=orjson.dumps(resource, default=str),
+            origin=row.origin,
+            locator=row.locator,
+            reason_code=exc.reason_code,
+            reason=f"{row.origin}, {row.locator}: {row.resource_type}/{row.resource_id}: "
+            f"{exc.message}",
+            field_path=exc.field_path,
+            resource_type=row.resource_type,
+            resource_id=row.resource_id,
+            version_id=row.version_id,
+            content_hash=row.content_hash,
+            raw=orjson.dumps(resource, default=str),
         )
     delete_concepts(conn, [record_id])
     records = rowsql.new_records()
@@ -130,9 +142,16 @@ def apply_body_weights(
     """Turn mg/kg doses into mg with a body weight from the 30 days before the dose."""
     weighed = 0
     missing: dict[int, str] = {}
-    pending = select(MA.c.id, MA.c.patient_source_id, MA.c.effective_at, MA.c.dose_mg_per_kg,
-                     MA.c.prednisone_factor).where(
-        MA.c.site == site, MA.c.dose_mg_per_kg.is_not(None), MA.c.body_weight_observation_id.is_(None)
+    pending = select(
+        MA.c.id,
+        MA.c.patient_source_id,
+        MA.c.effective_at,
+        MA.c.dose_mg_per_kg,
+        MA.c.prednisone_factor,
+    ).where(
+        MA.c.site == site,
+        MA.c.dose_mg_per_kg.is_not(None),
+        MA.c.body_weight_observation_id.is_(None),
     )
     for row in list(conn.execute(pending)):
         weight = _weight(conn, site, row.patient_source_id, row.effective_at)
@@ -140,14 +159,22 @@ def apply_body_weights(
             missing[row.id] = "no body weight within 30 d for mg/kg dose"
             continue
         mg = _times(row.dose_mg_per_kg, weight.value)
-        conn.execute(update(MA).where(MA.c.id == row.id).values(
-            dose_mg=mg, body_weight_kg=weight.value, body_weight_observation_id=weight.id,
-            prednisone_eq_mg=rowsql.prednisone_eq(mg, row.prednisone_factor),
-        ))
+        conn.execute(
+            update(MA)
+            .where(MA.c.id == row.id)
+            .values(
+                dose_mg=mg,
+                body_weight_kg=weight.value,
+                body_weight_observation_id=weight.id,
+                prednisone_eq_mg=rowsql.prednisone_eq(mg, row.prednisone_factor),
+            )
+        )
         weighed += 1
     weighed += _weigh_order_doses(conn, site, missing)
     entries = entries_for(conn, missing, "no-body-weight", missing, "{type}.dosage")
-    replace_open(conn, entries, site=site, run_id=run_id, reason_code="no-body-weight", flagged=flagged)
+    replace_open(
+        conn, entries, site=site, run_id=run_id, reason_code="no-body-weight", flagged=flagged
+    )
     return weighed
 
 
@@ -156,11 +183,22 @@ def _weigh_order_doses(conn: Connection, site: str, missing: dict[int, str]) -> 
     weighed = 0
     at = ORDER.c.authored_at
     stmt = (
-        select(DOSE.c.id, DOSE.c.order_id, DOSE.c.dose_mg_per_kg, DOSE.c.per_day, DOSE.c.bounds_start,
-               ORDER.c.patient_source_id, at, ORDER.c.effective_start)
+        select(
+            DOSE.c.id,
+            DOSE.c.order_id,
+            DOSE.c.dose_mg_per_kg,
+            DOSE.c.per_day,
+            DOSE.c.bounds_start,
+            ORDER.c.patient_source_id,
+            at,
+            ORDER.c.effective_start,
+        )
         .join(ORDER, ORDER.c.id == DOSE.c.order_id)
-        .where(ORDER.c.site == site, DOSE.c.dose_mg_per_kg.is_not(None),
-               DOSE.c.body_weight_observation_id.is_(None))
+        .where(
+            ORDER.c.site == site,
+            DOSE.c.dose_mg_per_kg.is_not(None),
+            DOSE.c.body_weight_observation_id.is_(None),
+        )
     )
     for row in list(conn.execute(stmt)):
         when = row.bounds_start or row.authored_at or row.effective_start
@@ -170,10 +208,16 @@ def _weigh_order_doses(conn: Connection, site: str, missing: dict[int, str]) -> 
             continue
         mg = _times(row.dose_mg_per_kg, weight.value)
         daily = float(Fraction(Decimal(repr(mg))) * Fraction(row.per_day)) if row.per_day else None
-        conn.execute(update(DOSE).where(DOSE.c.id == row.id).values(
-            dose_mg=mg, daily_dose_mg=daily, body_weight_kg=weight.value,
-            body_weight_observation_id=weight.id,
-        ))
+        conn.execute(
+            update(DOSE)
+            .where(DOSE.c.id == row.id)
+            .values(
+                dose_mg=mg,
+                daily_dose_mg=daily,
+                body_weight_kg=weight.value,
+                body_weight_observation_id=weight.id,
+            )
+        )
         weighed += 1
     return weighed
 
@@ -203,4 +247,3 @@ def _weight(conn: Connection, site: str, patient: str, when: datetime) -> Any:
 def _times(per_kg: float, kg: float) -> float:
     """mg/kg x kg, exactly from the stored decimals."""
     return float(Fraction(Decimal(repr(per_kg))) * Fraction(Decimal(repr(kg))))
-

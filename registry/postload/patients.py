@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Table, and_, select
 
-from registry import models
+from registry import tables
 from registry.postload.common import entries_for, replace_open
 from registry.quarantine import QuarantineEntry
 
-PATIENT = models.Patient.__table__
+PATIENT = tables.PATIENT
 
 # Patient-scoped tables and the column that leads back to the source record.
 _SCOPED: tuple[tuple[Table, str], ...] = (
-    (models.Observation.__table__, "source_record_id"),  # type: ignore[has-type]
-    (models.Condition.__table__, "id"),  # type: ignore[has-type]
-    (models.Encounter.__table__, "id"),  # type: ignore[has-type]
-    (models.DiagnosticReport.__table__, "id"),  # type: ignore[has-type]
-    (models.MedicationAdministration.__table__, "id"),  # type: ignore[has-type]
-    (models.MedicationOrder.__table__, "id"),  # type: ignore[has-type]
-    (models.AdverseEvent.__table__, "id"),  # type: ignore[has-type]
+    (tables.OBSERVATION, "source_record_id"),
+    (tables.CONDITION, "id"),
+    (tables.ENCOUNTER, "id"),
+    (tables.DIAGNOSTIC_REPORT, "id"),
+    (tables.MEDICATION_ADMINISTRATION, "id"),
+    (tables.MEDICATION_ORDER, "id"),
+    (tables.ADVERSE_EVENT, "id"),
 )
 
 
@@ -34,7 +34,10 @@ def flag_missing_patients(
             .select_from(
                 table.outerjoin(
                     PATIENT,
-                    and_(PATIENT.c.site == table.c.site, PATIENT.c.source_id == table.c.patient_source_id),
+                    and_(
+                        PATIENT.c.site == table.c.site,
+                        PATIENT.c.source_id == table.c.patient_source_id,
+                    ),
                 )
             )
             .where(table.c.site == site, PATIENT.c.id.is_(None))
@@ -45,4 +48,6 @@ def flag_missing_patients(
                 "it is kept but excluded from outcomes until that Patient is imported"
             )
     entries = entries_for(conn, reasons, "missing-patient", reasons, "{type}.subject")
-    replace_open(conn, entries, site=site, run_id=run_id, reason_code="missing-patient", flagged=flagged)
+    replace_open(
+        conn, entries, site=site, run_id=run_id, reason_code="missing-patient", flagged=flagged
+    )

@@ -39,13 +39,28 @@ def _row(resource) -> ObservationRow:
         # 6.4: weight lb x 0.45359237: 150 lb = 68.0388555 kg.
         ("29463-7", 150, "[lb_av]", "body_weight", 68.0388555, "kg"),
     ],
-    ids=["tg-mgdl", "fibrinogen-mgdl", "hb-gdl", "plt-per-ul", "ferritin-ugl", "alt-ukat", "temp-f", "weight-lb"],
+    ids=[
+        "tg-mgdl",
+        "fibrinogen-mgdl",
+        "hb-gdl",
+        "plt-per-ul",
+        "ferritin-ugl",
+        "alt-ukat",
+        "temp-f",
+        "weight-lb",
+    ],
 )
-def test_values_are_converted_exactly_and_originals_kept(loinc, value, unit, analyte, expected, canonical):
+def test_values_are_converted_exactly_and_originals_kept(
+    loinc, value, unit, analyte, expected, canonical
+):
     row = _row(observation("o1", loinc=loinc, value=value, unit=unit, code=unit))
     assert (row.analyte, row.analyte_match, row.unit) == (analyte, "loinc", canonical)
     assert row.value == pytest.approx(expected, rel=1e-12)
-    assert (row.value_original, row.unit_original, row.unit_code_original) == (str(value), unit, unit)
+    assert (row.value_original, row.unit_original, row.unit_code_original) == (
+        str(value),
+        unit,
+        unit,
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +71,12 @@ def test_values_are_converted_exactly_and_originals_kept(loinc, value, unit, ana
 def test_text_only_units_are_normalised(unit_text):
     """Verify free-text units without a code map through the table (CLINICAL-SPEC 6.2)."""
     row = _row(observation("o1", loinc="777-3", value=42, unit=unit_text, code=None))
-    assert (row.value, row.unit, row.unit_original, row.unit_code_original) == (42.0, "10*9/L", unit_text, None)
+    assert (row.value, row.unit, row.unit_original, row.unit_code_original) == (
+        42.0,
+        "10*9/L",
+        unit_text,
+        None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -90,8 +110,12 @@ def test_chinese_text_match_is_flagged():
 
 def test_loinc_wins_over_earlier_local_coding():
     resource = observation("o1")
-    resource["code"] = {"coding": [{"system": "http://hospital.example.org/lab", "code": "X"},
-                                   {"system": "http://loinc.org", "code": "2276-4"}]}
+    resource["code"] = {
+        "coding": [
+            {"system": "http://hospital.example.org/lab", "code": "X"},
+            {"system": "http://loinc.org", "code": "2276-4"},
+        ]
+    }
     row = _row(resource)
     assert (row.analyte, row.code) == ("ferritin", "2276-4")
 
@@ -100,8 +124,12 @@ def test_comparator_interpretation_and_reference_range_are_kept():
     resource = observation("o1", loinc="2571-8", value=1.2, unit="mmol/L", code="mmol/L")
     resource["valueQuantity"]["comparator"] = "<"
     resource["interpretation"] = [{"coding": [{"code": "N"}]}]
-    resource["referenceRange"] = [{"low": {"value": 0, "unit": "mg/dL", "code": "mg/dL"},
-                                   "high": {"value": 150, "unit": "mg/dL", "code": "mg/dL"}}]
+    resource["referenceRange"] = [
+        {
+            "low": {"value": 0, "unit": "mg/dL", "code": "mg/dL"},
+            "high": {"value": 150, "unit": "mg/dL", "code": "mg/dL"},
+        }
+    ]
     row = _row(resource)
     assert (row.comparator, row.interpretation) == ("<", "N")
     # 6.4: 150 mg/dL x 0.01129 = 1.6935 mmol/L
@@ -113,18 +141,38 @@ def test_panel_members_and_components():
     panel = observation("cbc", loinc="58410-2")
     del panel["valueQuantity"]
     panel["hasMember"] = [{"reference": "Observation/wbc1"}, {"reference": "Observation/neut1"}]
-    panel["component"] = [{"code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
-                           "valueQuantity": {"value": 4.2, "unit": "10*9/L", "system": "http://unitsofmeasure.org", "code": "10*9/L"}}]
+    panel["component"] = [
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": "6690-2"}]},
+            "valueQuantity": {
+                "value": 4.2,
+                "unit": "10*9/L",
+                "system": "http://unitsofmeasure.org",
+                "code": "10*9/L",
+            },
+        }
+    ]
     rows = map_resource(panel, CTX)
     members = [r for r in rows if isinstance(r, GroupMemberRow)]
-    assert members == [GroupMemberRow("Observation", "wbc1"), GroupMemberRow("Observation", "neut1")]
+    assert members == [
+        GroupMemberRow("Observation", "wbc1"),
+        GroupMemberRow("Observation", "neut1"),
+    ]
     values = [r for r in rows if isinstance(r, ObservationRow)]
-    assert [(r.component_index, r.analyte, r.value) for r in values] == [(None, None, None), (0, "WBC", 4.2)]
+    assert [(r.component_index, r.analyte, r.value) for r in values] == [
+        (None, None, None),
+        (0, "WBC", 4.2),
+    ]
 
 
 @pytest.mark.parametrize(
     ("status", "exclusion"),
-    [("final", None), ("amended", None), ("entered-in-error", "entered-in-error"), ("cancelled", "cancelled")],
+    [
+        ("final", None),
+        ("amended", None),
+        ("entered-in-error", "entered-in-error"),
+        ("cancelled", "cancelled"),
+    ],
     ids=["final", "amended", "entered-in-error", "cancelled"],
 )
 def test_status_exclusions(status, exclusion):
@@ -149,4 +197,7 @@ def test_unmappable_observations_name_the_field(change, reason, path):
 
 def test_effective_time_is_utc_with_precision():
     row = _row(observation("o1", when="2024-03-01"))
-    assert (row.effective_at.isoformat(), row.effective_precision) == ("2024-03-01T00:00:00+00:00", "day")
+    assert (row.effective_at.isoformat(), row.effective_precision) == (
+        "2024-03-01T00:00:00+00:00",
+        "day",
+    )

@@ -9,9 +9,21 @@ from sqlalchemy import Engine, select
 from registry import models, rowsql
 from registry.db import Base
 
-_VOLATILE = {"ingest_run_id", "last_seen_run_id", "last_outcome", "archived_run_id", "first_run_id",
-             "last_run_id", "resolved_run_id", "times_seen", "created_at", "updated_at", "deleted_at",
-             "origin", "locator"}
+_VOLATILE = {
+    "ingest_run_id",
+    "last_seen_run_id",
+    "last_outcome",
+    "archived_run_id",
+    "first_run_id",
+    "last_run_id",
+    "resolved_run_id",
+    "times_seen",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "origin",
+    "locator",
+}
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -20,9 +32,16 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     obs = models.Observation.__table__
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
-        keys = {r.id: (r.resource_type, r.resource_id) for r in conn.execute(select(sr.c.id, sr.c.resource_type, sr.c.resource_id))}
-        obs_keys = {r.id: (keys[r.source_record_id], r.component_index, r.derivation)
-                    for r in conn.execute(select(obs.c.id, obs.c.source_record_id, obs.c.component_index, obs.c.derivation))}
+        keys = {
+            r.id: (r.resource_type, r.resource_id)
+            for r in conn.execute(select(sr.c.id, sr.c.resource_type, sr.c.resource_id))
+        }
+        obs_keys = {
+            r.id: (keys[r.source_record_id], r.component_index, r.derivation)
+            for r in conn.execute(
+                select(obs.c.id, obs.c.source_record_id, obs.c.component_index, obs.c.derivation)
+            )
+        }
         for table in Base.metadata.sorted_tables:
             if table.name == "ingest_run":
                 continue

@@ -1,4 +1,7 @@
-"""Loading: idempotent re-import, version order, history, deletions, interrupted runs (issue 2, items 4-7)."""
+"""Loading: idempotent re-import, version order, history, deletions, interrupted runs.
+
+Issue 2, items 4-7.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +21,18 @@ OPTIONS = ImportOptions(site="s1", validate="off")
 
 
 def _import(engine, *paths: Path, **kwargs):
-    return import_paths(engine, list(paths), options=ImportOptions(**({"site": "s1", "validate": "off"} | kwargs)))
+    return import_paths(
+        engine, list(paths), options=ImportOptions(**({"site": "s1", "validate": "off"} | kwargs))
+    )
 
 
 def _current(engine, resource_id: str) -> tuple[str | None, float | None]:
     sr, obs = models.SourceRecord.__table__, models.Observation.__table__
     with engine.connect() as conn:
         row = conn.execute(
-            select(sr.c.version_id, obs.c.value).join(obs, obs.c.source_record_id == sr.c.id).where(sr.c.resource_id == resource_id)
+            select(sr.c.version_id, obs.c.value)
+            .join(obs, obs.c.source_record_id == sr.c.id)
+            .where(sr.c.resource_id == resource_id)
         ).one()
     return row.version_id, row.value
 
@@ -39,7 +46,14 @@ def _assert_adds_up(summary: dict) -> None:
 
 def test_reimport_changes_nothing(engine, tmp_path):
     """Verify that importing the same file twice leaves the registry identical (issue 2, item 5)."""
-    path = write_ndjson(tmp_path / "a.ndjson", [patient(), observation("o1"), observation("o2", value=900, when="2024-03-02T08:00:00+08:00")])
+    path = write_ndjson(
+        tmp_path / "a.ndjson",
+        [
+            patient(),
+            observation("o1"),
+            observation("o2", value=900, when="2024-03-02T08:00:00+08:00"),
+        ],
+    )
     first = _import(engine, path).summary()
     before = snapshot(engine)
     second = _import(engine, path).summary()
@@ -51,7 +65,7 @@ def test_reimport_changes_nothing(engine, tmp_path):
 
 
 def test_lineage_points_to_file_line_version_and_raw(engine, tmp_path):
-    """Verify that a row traces back to site, origin, line, version, hash, run and raw JSON (item 4)."""
+    """Verify a row traces back to site, origin, line, version, hash, run and raw JSON (item 4)."""
     path = write_ndjson(tmp_path / "a.ndjson", [patient(), observation("o1", version="7")])
     run_id = _import(engine, path).run_id
     sr = models.SourceRecord.__table__
@@ -77,20 +91,30 @@ def test_version_order(engine, tmp_path, order, expected_version, updated):
     write_ndjson(tmp_path / "p.ndjson", [patient()])
     _import(engine, tmp_path / "p.ndjson")
     for name in order:
-        summary = _import(engine, write_ndjson(tmp_path / f"{name}.ndjson", [versions[name]])).summary()
+        summary = _import(
+            engine, write_ndjson(tmp_path / f"{name}.ndjson", [versions[name]])
+        ).summary()
     assert summary["updated"] == updated
     assert _current(engine, "o1") == (expected_version, {"1": 1200, "2": 1100}[expected_version])
     history = models.SourceRecordHistory.__table__
     with engine.connect() as conn:
         archived = conn.execute(select(history.c.version_id, history.c.reason)).all()
-    assert [tuple(r) for r in archived] == [("1", "superseded" if order[0] == "v1" else "older-version")]
+    assert [tuple(r) for r in archived] == [
+        ("1", "superseded" if order[0] == "v1" else "older-version")
+    ]
 
 
 def test_version_id_breaks_ties_numerically(engine, tmp_path):
     """Verify that with equal lastUpdated, versionId 10 beats 9 (numeric, not text)."""
     same = "2024-03-01T09:00:00Z"
-    write_ndjson(tmp_path / "a.ndjson", [patient(), observation("o1", version="10", updated=same, value=5),
-                                         observation("o1", version="9", updated=same, value=4)])
+    write_ndjson(
+        tmp_path / "a.ndjson",
+        [
+            patient(),
+            observation("o1", version="10", updated=same, value=5),
+            observation("o1", version="9", updated=same, value=4),
+        ],
+    )
     summary = _import(engine, tmp_path / "a.ndjson").summary()
     assert _current(engine, "o1") == ("10", 5)
     assert summary["unchanged"] == 1  # the older copy in the same batch
@@ -99,7 +123,9 @@ def test_version_id_breaks_ties_numerically(engine, tmp_path):
 def test_same_version_different_content_is_quarantined(engine, tmp_path):
     """Verify a conflicting copy of a stored version is quarantined, the stored one kept."""
     _import(engine, write_ndjson(tmp_path / "a.ndjson", [patient(), observation("o1", value=1200)]))
-    summary = _import(engine, write_ndjson(tmp_path / "b.ndjson", [observation("o1", value=999)])).summary()
+    summary = _import(
+        engine, write_ndjson(tmp_path / "b.ndjson", [observation("o1", value=999)])
+    ).summary()
     assert summary["quarantined"] == 1
     assert _current(engine, "o1") == ("1", 1200)
     q = models.Quarantine.__table__
@@ -108,7 +134,9 @@ def test_same_version_different_content_is_quarantined(engine, tmp_path):
 
 
 def test_entered_in_error_is_kept_and_flagged(engine, tmp_path):
-    path = write_ndjson(tmp_path / "a.ndjson", [patient(), observation("o1", status="entered-in-error")])
+    path = write_ndjson(
+        tmp_path / "a.ndjson", [patient(), observation("o1", status="entered-in-error")]
+    )
     assert _import(engine, path).summary()["loaded"] == 2
     obs = models.Observation.__table__
     with engine.connect() as conn:
@@ -126,17 +154,26 @@ def _deletion_bundle(*refs: str, last_modified: str | None = None) -> dict:
 
 
 def test_deletions_flag_not_lose(engine, tmp_path):
-    """Verify a deletion flags the record and excludes its rows; an unknown one leaves a tombstone."""
+    """Verify a deletion flags the record and excludes its rows; unknown ones leave a tombstone."""
     _import(engine, write_ndjson(tmp_path / "a.ndjson", [patient(), observation("o1")]))
-    deleted = write_ndjson(tmp_path / "deleted" / "Observation.ndjson", [_deletion_bundle("Observation/o1", "Observation/o9")])
+    deleted = write_ndjson(
+        tmp_path / "deleted" / "Observation.ndjson",
+        [_deletion_bundle("Observation/o1", "Observation/o9")],
+    )
     summary = _import(engine, deleted).summary()
     assert summary["deletions"] == {"applied": 1, "tombstone": 1}
     sr, obs = models.SourceRecord.__table__, models.Observation.__table__
     with engine.connect() as conn:
-        flags = dict(conn.execute(select(sr.c.resource_id, sr.c.is_deleted).where(sr.c.resource_type == "Observation")).all())
+        flags = dict(
+            conn.execute(
+                select(sr.c.resource_id, sr.c.is_deleted).where(sr.c.resource_type == "Observation")
+            ).all()
+        )
         assert flags == {"o1": True, "o9": True}
         assert conn.scalar(select(obs.c.exclusion)) == "deleted"
-        assert conn.scalar(select(sr.c.raw).where(sr.c.resource_id == "o1")) is not None  # history kept
+        assert (
+            conn.scalar(select(sr.c.raw).where(sr.c.resource_id == "o1")) is not None
+        )  # history kept
     # an older copy of the tombstoned resource cannot bring it back
     old = observation("o9", updated="2020-01-01T00:00:00Z")
     assert _import(engine, write_ndjson(tmp_path / "old.ndjson", [old])).summary()["unchanged"] == 1
@@ -145,7 +182,12 @@ def test_deletions_flag_not_lose(engine, tmp_path):
 
 
 def test_stale_deletion_does_not_delete_newer_version(engine, tmp_path):
-    _import(engine, write_ndjson(tmp_path / "a.ndjson", [patient(), observation("o1", updated="2024-05-01T00:00:00Z")]))
+    _import(
+        engine,
+        write_ndjson(
+            tmp_path / "a.ndjson", [patient(), observation("o1", updated="2024-05-01T00:00:00Z")]
+        ),
+    )
     bundle = _deletion_bundle("Observation/o1", last_modified="2024-04-01T00:00:00Z")
     summary = _import(engine, write_ndjson(tmp_path / "d.ndjson", [bundle])).summary()
     assert summary["deletions"] == {"stale": 1}
@@ -158,7 +200,12 @@ class _Interrupt(Exception):
 def test_interrupted_run_is_completed_by_rerun(engine, tmp_path, monkeypatch):
     """Verify that a run killed after some batches, then re-run, equals one clean run (item 7)."""
     resources = [patient(f"p{i}") for i in range(5)] + [
-        observation(f"o{i}", patient_id=f"p{i % 5}", value=1000 + i, when=f"2024-03-0{1 + i % 9}T08:00:00+08:00")
+        observation(
+            f"o{i}",
+            patient_id=f"p{i % 5}",
+            value=1000 + i,
+            when=f"2024-03-0{1 + i % 9}T08:00:00+08:00",
+        )
         for i in range(40)
     ]
     path = write_ndjson(tmp_path / "a.ndjson", resources)
@@ -177,7 +224,9 @@ def test_interrupted_run_is_completed_by_rerun(engine, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ingest, "iter_items", dying)
     with pytest.raises(_Interrupt):
-        import_paths(engine, [path], options=ImportOptions(site="s1", validate="off", batch_size=10))
+        import_paths(
+            engine, [path], options=ImportOptions(site="s1", validate="off", batch_size=10)
+        )
     monkeypatch.setattr(ingest, "iter_items", real_iter)
     run = models.IngestRun.__table__
     with engine.connect() as conn:

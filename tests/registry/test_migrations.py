@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect
 
+from alembic import command
 from registry import migrate
 from registry.db import Base, make_engine
 from registry.errors import SchemaOutOfDate
@@ -39,7 +39,9 @@ def test_require_head_refuses_unmigrated_database(tmp_path):
 def test_require_head_refuses_older_and_unknown_revisions(engine):
     migrate.downgrade(engine, "base")
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL)"
+        )
         conn.exec_driver_sql("DELETE FROM alembic_version")
         conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('ffff')")
     with pytest.raises(SchemaOutOfDate, match="newer version"):
