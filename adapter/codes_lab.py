@@ -201,6 +201,12 @@ ANALYTES: dict[str, dict[str, Any]] = {
 }
 # fmt: on
 
+# NOT VERIFIED candidates (CLINICAL-SPEC 6.1): NOT active. Shaped for a site config, which
+# copies a code into `[analytes.<key>] extra_loinc` after checking it at loinc.org.
+NOT_VERIFIED_LOINC: dict[str, tuple[str, ...]] = {
+    "cmv_dna": ("30247-1",),  # INFERRED from the presence code 30246-3
+}
+
 # 3043-7 Triglyceride [Mass/volume] in Blood (FOUND): a LOINC code that must never be read as a
 # study analyte, and blocks the text fallback for the concept that carries it.
 LOINC_EXCLUDE = ("3043-7",)

@@ -1,8 +1,8 @@
 """The `Terminology`: code lists, synonyms, drug tables and factors, from defaults plus config.
 
-The shipped defaults (`adapter.codes*`) have the same shape as the study protocol / site TOML,
-so `Terminology.default()` is `from_mapping(DEFAULTS)` over an empty terminology, and a site's
-overrides go through the same parser. Lists replace (`loinc = [...]`) or extend
+The shipped defaults (`adapter.codes*`) have the same shape as the study protocol / site TOML:
+`Terminology.default()` applies `termparse.default_config()` to an empty terminology, and a
+site's overrides go through the same parser (`adapter.termparse`). Lists replace (`loinc = [...]`) or extend
 (`extra_loinc = [...]`); mappings (local codes, RxNorm products, routes) extend.
 """
 

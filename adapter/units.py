@@ -83,10 +83,6 @@ def _fraction(value: Decimal) -> Fraction:
     return Fraction(value)
 
 
-def _ratio(text: Fraction) -> str:
-    return str(text)
-
-
 def _linear_factor(scale: Scale, base: str) -> Fraction | None:
     """Return the exact factor from `base` into the scale's canonical unit, or None."""
     if base == scale.canonical:

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from adapter import codes, textmatch
+from adapter import codes, codes_lab, textmatch
 from adapter import terminology as terminology_module
 from adapter.errors import ConfigError
 from adapter.terminology import (
@@ -662,6 +662,14 @@ def test_betamethasone_factor_configurable():
 def test_from_mapping_rejects(data, message):
     with pytest.raises(ConfigError, match=message.replace("|", r"\|")):
         Terminology.from_mapping(data)
+
+
+def test_not_verified_candidates_are_inactive():
+    # 6.1: "Do not hard-code a code marked NOT VERIFIED": listed as data, never active by default.
+    for key, candidates in codes_lab.NOT_VERIFIED_LOINC.items():
+        assert not TERM.analyte(key).loinc & set(candidates)
+        term = Terminology.from_mapping({"analytes": {key: {"extra_loinc": list(candidates)}}})
+        assert match_analyte(term, cc((LOINC, candidates[0]))).key == key
 
 
 def test_from_mapping_extends_and_replaces_lists():
