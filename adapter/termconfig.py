@@ -2,8 +2,9 @@
 
 The shipped defaults (`adapter.codes*`) have the same shape as the study protocol / site TOML:
 `Terminology.default()` applies `termparse.default_config()` to an empty terminology, and a
-site's overrides go through the same parser (`adapter.termparse`). Lists replace (`loinc = [...]`) or extend
-(`extra_loinc = [...]`); mappings (local codes, RxNorm products, routes) extend.
+site's overrides go through the same parser (`adapter.termparse`). Lists replace
+(`loinc = [...]`) or extend (`extra_loinc = [...]`); mappings (local codes, RxNorm products,
+routes) extend.
 """
 
 from __future__ import annotations
