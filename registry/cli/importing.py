@@ -1,0 +1,94 @@
+"""`masreg import`: files and directories of FHIR content into the registry."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from registry.cli import clear_progress, db_option, handled, main, open_engine
+from registry.counts import RunCounts
+from registry.ingest import ImportOptions, import_paths
+from registry.load import DEFAULT_BATCH
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--site", default="local", show_default=True, help="Site name the data belongs to.")
+@db_option
+@click.option("--fhir-version", default=None, help="R4, R4B or R5 (default: detect per resource).")
+@click.option(
+    "--validate",
+    default="sample:100",
+    show_default=True,
+    help="FHIR validation: off, sample:N (1 in N) or full; rejected resources always.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when anything was quarantined.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
+def import_command(
+    paths: tuple[Path, ...],
+    site: str,
+    db_url: str,
+    fhir_version: str | None,
+    validate: str,
+    strict: bool,
+    as_json: bool,
+    batch_size: int,
+) -> None:
+    """Import FHIR files or directories (JSON, Bundles, NDJSON, .gz) into the registry."""
+    options = ImportOptions(
+        site=site, fhir_version=fhir_version, validate=validate, batch_size=batch_size
+    )
+    with handled(), open_engine(db_url, create=True) as engine:
+        result = import_paths(engine, list(paths), options=options, on_batch=_progress())
+    clear_progress()
+    summary = result.summary()
+    if as_json:
+        click.echo(json.dumps(summary, sort_keys=True))
+    else:
+        click.echo(_summary_text(summary))
+    if strict and summary["quarantined"]:
+        click.echo(f"{summary['quarantined']} resources quarantined (--strict)", err=True)
+        sys.exit(1)
+
+
+def _progress() -> Callable[[RunCounts], None] | None:
+    """A one-line progress display on an interactive stderr, else nothing."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(counts: RunCounts) -> None:
+        sys.stderr.write(
+            f"\rread {counts.read:,}  loaded {counts.total('loaded'):,}  "
+            f"updated {counts.total('updated'):,}  quarantined {counts.total('quarantined'):,}  "
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    """The human summary of an import: totals, then one line per resource type."""
+    buckets = ("loaded", "updated", "unchanged", "quarantined", "skipped")
+    lines = [
+        f"Run {summary['run_id']}: read {summary['read']} = "
+        + " + ".join(f"{summary[b]} {b}" for b in buckets)
+    ]
+    width = max((len(t) for t in summary["by_type"]), default=8)
+    lines.append(f"  {'type':<{width}}  " + "  ".join(f"{b:>11}" for b in ("read", *buckets)))
+    for rtype, counts in summary["by_type"].items():
+        lines.append(
+            f"  {rtype:<{width}}  " + "  ".join(f"{counts[b]:>11}" for b in ("read", *buckets))
+        )
+    if summary["deletions"]:
+        lines.append(
+            "  deletions: " + ", ".join(f"{k} {v}" for k, v in summary["deletions"].items())
+        )
+    if summary["quarantined"]:
+        lines.append("  see `masreg quarantine` for what was quarantined and why")
+    return "\n".join(lines)
