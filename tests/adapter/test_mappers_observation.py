@@ -201,3 +201,14 @@ def test_effective_time_is_utc_with_precision():
         "2024-03-01T00:00:00+00:00",
         "day",
     )
+
+
+def test_qualitative_analyte_sent_as_number_is_kept_unconverted():
+    """Verify a CMV IgG index (a qualitative analyte, 5.1.3) sent with a unit is not quarantined."""
+    row = _row(observation("o1", loinc="13949-3", value=12.5, unit="U/mL", code="U/mL"))
+    assert (row.analyte, row.value, row.unit_original, row.conversion) == (
+        "cmv_igg",
+        12.5,
+        "U/mL",
+        None,
+    )
