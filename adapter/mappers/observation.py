@@ -180,6 +180,12 @@ def _quantity_fields(
         fields["value"] = float(number)
         fields["unit"] = normalise_unit(unit_text, unit_code, system) or unit_text or unit_code
         return fields
+    if ctx.terminology.analyte(match.key).qualitative:
+        # A qualitative analyte (e.g. CMV IgG) sent as a number: keep it as written, unconverted,
+        # so serostatus is not lost; the outcome rules read it with its original unit.
+        fields["value"] = float(number)
+        fields["unit"] = normalise_unit(unit_text, unit_code, system) or unit_text or unit_code
+        return fields
     try:
         converted = convert_quantity(
             ctx.terminology, match.key, number, unit_text, unit_code, system
