@@ -91,8 +91,14 @@ class Validator:
     index 0, N, 2N, ... of a run: deterministic, so a re-run checks the same resources).
     """
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, *, zoneless_times_ok: bool = False) -> None:
         """Parse the mode.
+
+        Args:
+            mode: ``off``, ``full`` or ``sample:N``.
+            zoneless_times_ok: the site declared the zone its times are written in (`--timezone`),
+                so a dateTime without an offset is not a validation error (the mapper applies the
+                declared zone; without one, the mapper refuses such times).
 
         Raises:
             ConfigError: not ``off``, ``full`` or ``sample:N`` with N >= 1.
@@ -110,6 +116,7 @@ class Validator:
                 f"unknown validation mode {mode!r}: use off, full or sample:N (N >= 1)"
             )
         self.mode = cleaned
+        self.zoneless_times_ok = zoneless_times_ok
         # resource type -> count of R4 resources passed unchecked (types R4B models lack).
         self.unchecked: dict[str, int] = {}
 
@@ -136,11 +143,26 @@ class Validator:
             models = "R5" if version == "R5" else "R4B"
             message = f"{rtype} is not a resource type of FHIR {version} ({models} models)"
             return [ValidationIssue(rtype, message)]
+        content = _with_zones(resource) if self.zoneless_times_ok else dict(resource)
         try:
-            model.model_validate(dict(resource))
+            model.model_validate(content)
         except pydantic.ValidationError as exc:
             return [_issue(rtype, error, version) for error in exc.errors()]
         return []
+
+
+_ZONELESS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def _with_zones(value: Any) -> Any:
+    """Return a copy in which dateTimes written without an offset carry "Z" (validation only)."""
+    if isinstance(value, Mapping):
+        return {key: _with_zones(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_zones(item) for item in value]
+    if isinstance(value, str) and _ZONELESS.match(value):
+        return value + "Z"
+    return value
 
 
 def _issue(rtype: str, error: Any, version: str) -> ValidationIssue:

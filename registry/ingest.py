@@ -84,7 +84,7 @@ def import_items(
         site=options.site,
         run_id=run_id,
         context=context,
-        validator=Validator(options.validate),
+        validator=Validator(options.validate, zoneless_times_ok=options.assume_tz is not None),
         batch_size=options.batch_size,
         on_batch=on_batch,
     )

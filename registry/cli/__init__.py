@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import logging
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from sqlalchemy import Engine
 
-from adapter.errors import AdapterError
+from adapter.errors import AdapterError, ConfigError
+from adapter.terminology import Terminology
 from registry import migrate
 from registry.db import DEFAULT_URL, make_engine
 from registry.errors import RegistryError, SchemaOutOfDate
@@ -62,6 +66,35 @@ def shown(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def load_terminology(path: Path | None) -> Terminology | None:
+    """Read a terminology override TOML (site-local codes, extra LOINC, synonyms, factors).
+
+    Raises:
+        ConfigError: unreadable TOML or unknown keys (named).
+    """
+    if path is None:
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return Terminology.from_mapping(data.get("terminology", data))
+
+
+def load_timezone(name: str | None) -> tzinfo | None:
+    """Resolve an IANA time zone name.
+
+    Raises:
+        ConfigError: an unknown zone.
+    """
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown time zone {name!r}") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from registry.cli import clear_progress, db_option, handled, main, open_engine
+from registry.cli import (
+    clear_progress,
+    db_option,
+    handled,
+    load_terminology,
+    load_timezone,
+    main,
+    open_engine,
+)
 from registry.counts import RunCounts
 from registry.ingest import ImportOptions, import_paths
 from registry.load import DEFAULT_BATCH
@@ -30,6 +38,19 @@ from registry.load import DEFAULT_BATCH
 @click.option("--strict", is_flag=True, help="Exit 1 when anything was quarantined.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--terminology",
+    "terminology_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML with site-local codes and code-list overrides (see docs/terminology.md).",
+)
+@click.option(
+    "--timezone",
+    "timezone_name",
+    default=None,
+    help="IANA zone (e.g. Asia/Shanghai) for times the source writes without an offset.",
+)
 def import_command(
     paths: tuple[Path, ...],
     site: str,
@@ -39,11 +60,19 @@ def import_command(
     strict: bool,
     as_json: bool,
     batch_size: int,
+    terminology_file: Path | None,
+    timezone_name: str | None,
 ) -> None:
     """Import FHIR files or directories (JSON, Bundles, NDJSON, .gz) into the registry."""
-    options = ImportOptions(
-        site=site, fhir_version=fhir_version, validate=validate, batch_size=batch_size
-    )
+    with handled():
+        options = ImportOptions(
+            site=site,
+            fhir_version=fhir_version,
+            validate=validate,
+            batch_size=batch_size,
+            terminology=load_terminology(terminology_file),
+            assume_tz=load_timezone(timezone_name),
+        )
     with handled(), open_engine(db_url, create=True) as engine:
         result = import_paths(engine, list(paths), options=options, on_batch=_progress())
     clear_progress()

@@ -110,3 +110,42 @@ def test_every_command_has_help_and_is_in_the_readme():
     for name, command in main.commands.items():
         assert command.help, name
         assert f"masreg {name}" in readme, name
+
+
+def test_site_local_codes_and_timezone(runner, db_url, tmp_path):
+    """Verify 6.1 rule 2 (site-local codes from configuration) and zoneless times in a site zone."""
+    codes = tmp_path / "site.toml"
+    codes.write_text(
+        '[terminology.local_codes.analytes]\n"http://hospital.example/lab|FER" = "ferritin"\n',
+        encoding="utf-8",
+    )
+    local = observation("o1", when="2024-03-01T08:00:00")
+    local["code"] = {"coding": [{"system": "http://hospital.example/lab", "code": "FER"}]}
+    folder = tmp_path / "in"
+    write_ndjson(folder / "a.ndjson", [patient(), local])
+    args = ["import", str(folder), "--db", db_url, "--json", "--terminology", str(codes)]
+    refused = runner.invoke(main, args)
+    assert json.loads(refused.stdout)["quarantined"] == 1  # a time without zone is not guessed
+    result = runner.invoke(main, [*args, "--timezone", "Asia/Shanghai"])
+    assert json.loads(result.stdout)["loaded"] == 1
+    from sqlalchemy import select
+
+    from registry import tables
+    from registry.db import make_engine
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        row = conn.execute(select(tables.OBSERVATION)).one()
+    engine.dispose()
+    assert (row.analyte, row.analyte_match) == ("ferritin", "local")
+    assert row.effective_at.isoformat() == "2024-03-01T00:00:00+00:00"
+
+
+def test_bad_terminology_file_is_a_clear_error(runner, db_url, tmp_path):
+    codes = tmp_path / "site.toml"
+    codes.write_text("[analytes.ferritinn]\nextra_loinc = ['1-1']\n", encoding="utf-8")
+    result = runner.invoke(
+        main, ["import", str(tmp_path), "--db", db_url, "--terminology", str(codes)]
+    )
+    assert result.exit_code == 2
+    assert "ferritinn" in result.stderr
