@@ -1,0 +1,109 @@
+"""`masreg pull`: a cohort from a FHIR server (REST search or Bulk Data) into the registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from adapter.config import AUTH_KINDS
+from adapter.terminology import Terminology
+from registry.cli import clear_progress, db_option, handled, main, open_engine
+from registry.cli.importing import _progress, _summary_text
+from registry.pull.config import build_settings, read_toml
+from registry.pull.run import PullHooks, pull
+
+
+def _on_retry(status: int | None, delay: float, attempt: int) -> None:
+    what = (
+        f"server busy ({status})" if status in (429, 503) else f"retrying ({status or 'network'})"
+    )
+    click.echo(f"{what}, waiting {delay:.0f} s (retry {attempt})", err=True)
+
+
+def _on_export(progress: str | None, delay: float) -> None:
+    click.echo(
+        f"export in progress ({progress or 'no progress given'}), next check in {delay:.0f} s",
+        err=True,
+    )
+
+
+@main.command("pull")
+@click.option("--server", "url", help="FHIR base URL; env MASREG_SERVER.")
+@click.option("--site", help="Site name the data belongs to (default: local).")
+@click.option("--auth", type=click.Choice(AUTH_KINDS), help="none, bearer, basic or smart.")
+@click.option("--client-id", help="SMART Backend Services client id.")
+@click.option("--key", type=click.Path(path_type=Path), help="SMART private key (JWK/JWKS/PEM).")
+@click.option("--key-id", help="The kid of the SMART key (needed for PEM keys).")
+@click.option("--token-file", type=click.Path(path_type=Path), help="Bearer token file.")
+@click.option("--basic-user", help="HTTP Basic user; password from MASREG_BASIC_PASSWORD(_FILE).")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="SMART scope to ask for instead of per-type scopes (repeatable).",
+)
+@click.option("--cohort", help="conditions (default), administrations, group:ID or ids:FILE.")
+@click.option("--bulk/--no-bulk", default=None, help="Use Bulk Data $export.")
+@click.option("--since", help="auto (since the last completed pull) or a FHIR date/instant.")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="Parallel requests (default 4).")
+@click.option(
+    "--accept-incomplete/--no-accept-incomplete",
+    default=None,
+    help="Exit 0 even when the pull is incomplete.",
+)
+@click.option(
+    "--allow-insecure-http/--no-allow-insecure-http",
+    default=None,
+    help="Allow http:// to hosts other than this machine.",
+)
+@click.option("--export-dir", type=click.Path(path_type=Path), help="Bulk export files go here.")
+@click.option("--batch-size", type=click.IntRange(1), help="Resources per committed batch.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Site TOML file ([server], [pull], [terminology]).",
+)
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def pull_command(config_file: Path | None, db_url: str, as_json: bool, **flags: Any) -> None:
+    """Pull the study cohort from a FHIR server into the registry."""
+    flags["scopes"] = flags["scopes"] or None
+    with handled():
+        toml = read_toml(config_file) if config_file else {}
+        base = config_file.parent if config_file else None
+        settings = build_settings(flags, dict(os.environ), toml, base_dir=base)
+        terminology = (
+            Terminology.from_mapping(toml["terminology"]) if "terminology" in toml else None
+        )
+        hooks = PullHooks(on_retry=_on_retry, on_batch=_progress(), on_export=_on_export)
+        with open_engine(db_url, create=True) as engine:
+            result = pull(engine, settings, terminology=terminology, hooks=hooks)
+    clear_progress()
+    summary = result.summary()
+    click.echo(json.dumps(summary, sort_keys=True) if as_json else _text(summary))
+    for line in summary["notes"]:
+        click.echo(f"note: {line}", err=True)
+    if result.status == "incomplete":
+        for line in summary["incomplete_reasons"]:
+            click.echo(f"incomplete: {line}", err=True)
+        if not settings.accept_incomplete:
+            click.echo(
+                "the pull is incomplete (see above); --accept-incomplete to accept it", err=True
+            )
+            sys.exit(1)
+
+
+def _text(summary: dict[str, Any]) -> str:
+    http = summary["http"]
+    head = (
+        f"Pulled {summary['cohort_size']} patients ({summary['status']}): "
+        f"{http['requests']} requests, {http['retries']} retries, "
+        f"{summary['dropped_other_patients']} resources of other patients dropped"
+    )
+    return head + "\n" + _summary_text(summary)

@@ -1,0 +1,1 @@
+"""Pulling a cohort from a FHIR server (REST search or Bulk Data) into the registry."""

@@ -1,0 +1,273 @@
+"""One pull end to end: discover the server, select the cohort, fetch or export, import, record.
+
+The fetched resources stream into `registry.ingest.import_items` (batched, idempotent), so a
+pull interrupted at any point leaves a consistent registry and running it again completes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from sqlalchemy import Engine, select, update
+
+from adapter.capabilities import ServerCapabilities, parse_capabilities
+from adapter.client import FHIR_JSON, FhirClient
+from adapter.http import OnRetry
+from adapter.manifest import ExportRequest
+from adapter.terminology import Terminology
+from registry import tables
+from registry.counts import RunCounts
+from registry.ingest import ImportOptions, ImportResult, import_items
+from registry.pull import bulk, fetch
+from registry.pull import resources as rt
+from registry.pull.cohort import CohortSpec, select_patients
+from registry.pull.config import PullSettings
+from registry.pull.report import Incomplete, PullReport
+from registry.pull.search import exact_json
+from registry.pull.since import PULL_KIND, resolve_since, server_time
+from registry.runs import finish_run
+
+logger = logging.getLogger(__name__)
+RUN = tables.INGEST_RUN
+SOURCE = tables.SOURCE_RECORD
+
+
+@dataclass(frozen=True)
+class PullHooks:
+    """Progress callbacks the CLI passes in (all optional)."""
+
+    on_retry: OnRetry | None = None
+    on_batch: Callable[[RunCounts], None] | None = None
+    on_export: Callable[[str | None, float], None] | None = None
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """A finished pull: the ingest run, and what the pull itself found."""
+
+    imported: ImportResult
+    status: str  # completed | incomplete
+    report: PullReport
+    details: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """The summary `masreg pull --json` prints (no patient identifiers)."""
+        return self.imported.summary() | {
+            "status": self.status,
+            "cohort_size": self.report.cohort_size,
+            "dropped_other_patients": self.report.dropped,
+            "incomplete_reasons": self.report.messages(),
+            "notes": list(self.report.notes),
+            "http": self.details["http"],
+        }
+
+
+def requested_types(settings: PullSettings, spec: CohortSpec) -> list[str]:
+    """Every type the pull may request (SMART scopes are built from these)."""
+    types = {*settings.types, rt.PATIENT, rt.MEDICATION}
+    types |= set(spec.needs())
+    return sorted(types)
+
+
+def read_metadata(client: FhirClient) -> tuple[ServerCapabilities, str | None]:
+    """The CapabilityStatement and the server's clock (its ``Date`` header) before the pull."""
+
+    def consume(response: requests.Response) -> tuple[dict[str, Any], str | None]:
+        return exact_json(response), server_time(response.headers.get("Date"))
+
+    body, now = client.request("GET", "metadata", consume, headers={"Accept": FHIR_JSON})
+    return parse_capabilities(body), now
+
+
+def known_patients(engine: Engine, site: str) -> frozenset[str]:
+    """Patient ids of this site already in the registry."""
+    stmt = select(SOURCE.c.resource_id).where(
+        SOURCE.c.site == site, SOURCE.c.resource_type == rt.PATIENT, SOURCE.c.is_deleted.is_(False)
+    )
+    with engine.connect() as conn:
+        return frozenset(conn.scalars(stmt))
+
+
+def pull(
+    engine: Engine,
+    settings: PullSettings,
+    *,
+    terminology: Terminology | None = None,
+    hooks: PullHooks | None = None,
+    client: FhirClient | None = None,
+) -> PullResult:
+    """Run one pull into the registry and record it as an ingest run of kind ``pull``.
+
+    Args:
+        engine: the registry.
+        settings: server, cohort and pull options.
+        terminology: code lists (default: the CLINICAL-SPEC defaults).
+        hooks: progress callbacks.
+        client: a client to use (tests); by default one is built from `settings.server`.
+
+    Raises:
+        AdapterError: configuration, capability, auth or HTTP failures that stop the pull.
+        RegistryError: database problems.
+    """
+    hooks, term, report = hooks or PullHooks(), terminology or Terminology.default(), PullReport()
+    spec = CohortSpec.parse(settings.cohort)
+    if client is None:
+        client = FhirClient(
+            settings.server,
+            resource_types=requested_types(settings, spec),
+            on_retry=hooks.on_retry,
+        )
+    with client:
+        caps, now = read_metadata(client)
+        caps.require(spec.needs())
+        source = client.base_url
+        since = resolve_since(engine, settings.since, site=settings.site, source=source)
+        ids = select_patients(client, spec, term, report)
+        known = known_patients(engine, settings.site) if since else frozenset()
+        if settings.bulk:
+            items, now, directory = _bulk_items(
+                client, settings, caps, spec, ids, since, report, known, hooks
+            )
+        else:
+            items, directory = (
+                _rest_items(client, settings, caps, term, ids, since, known, report),
+                None,
+            )
+        options = ImportOptions(
+            site=settings.site,
+            fhir_version=caps.release,
+            validate=settings.validate,
+            batch_size=settings.batch_size,
+            terminology=term,
+        )
+        extra = {"pull": _options(settings, client, since)}
+        imported = import_items(
+            engine,
+            items,
+            source=source,
+            options=options,
+            kind=PULL_KIND,
+            on_batch=hooks.on_batch,
+            extra=extra,
+        )
+        details = _details(client, caps, settings, since, now, report)
+    status = _record(engine, imported.run_id, details, report)
+    if directory is not None:
+        bulk.remove_export(directory)
+    return PullResult(imported, status, report, details)
+
+
+def _rest_items(
+    client: FhirClient,
+    settings: PullSettings,
+    caps: ServerCapabilities,
+    term: Terminology,
+    ids: list[str],
+    since: str | None,
+    known: frozenset[str],
+    report: PullReport,
+) -> Iterator[fetch.Item]:
+    medications = fetch.MedicationReader(client, release=caps.release, report=report)
+    fetcher = fetch.PatientFetcher(
+        client,
+        fetch.plan_queries(caps, settings, term, report),
+        release=caps.release,
+        report=report,
+        page_size=settings.page_size,
+        since=since,
+        known_patients=known,
+        medications=medications,
+    )
+    yield from fetch.fetch_cohort(fetcher, client, ids)
+    yield from medications.items()
+
+
+def _bulk_items(
+    client: FhirClient,
+    settings: PullSettings,
+    caps: ServerCapabilities,
+    spec: CohortSpec,
+    ids: list[str],
+    since: str | None,
+    report: PullReport,
+    known: frozenset[str],
+    hooks: PullHooks,
+) -> tuple[Iterator[fetch.Item], str, Any]:
+    group_id = spec.value if spec.kind == "group" else None
+    level = bulk.export_level(settings, caps, group_id)
+    new = [pid for pid in ids if pid not in known]
+    if since and new:
+        report.add_incomplete(
+            Incomplete(
+                "export",
+                f"{len(new)} patients are new to the registry but --since exports only "
+                "what changed: pull once without --since",
+            )
+        )
+    types = tuple(sorted({*settings.types, rt.MEDICATION}))
+    request = ExportRequest(level=level, group_id=group_id, types=types, since=since)
+    directory = bulk.export_dir(settings)
+    result = bulk.run_export(client, request, directory, hooks.on_export)
+    items = bulk.export_items(
+        client, result, cohort=frozenset(ids), release=caps.release, report=report
+    )
+    return items, result.transaction_time, directory
+
+
+def _options(settings: PullSettings, client: FhirClient, since: str | None) -> dict[str, Any]:
+    return {
+        "server": client.base_url,
+        "auth": client.auth_kind,
+        "cohort": settings.cohort.split(":", 1)[0],
+        "mode": "bulk" if settings.bulk else "rest",
+        "since": since,
+        "types": list(settings.types),
+        "observations": settings.observations,
+    }
+
+
+def _details(
+    client: FhirClient,
+    caps: ServerCapabilities,
+    settings: PullSettings,
+    since: str | None,
+    now: str | None,
+    report: PullReport,
+) -> dict[str, Any]:
+    counters = client.counters
+    return {
+        **_options(settings, client, since),
+        "software": caps.software,
+        "fhir_version": caps.fhir_version,
+        "release": caps.release,
+        "server_time": now,
+        "http": {
+            "requests": counters.requests,
+            "retries": counters.retries,
+            "retries_by_reason": dict(counters.by_reason),
+            "reauthorizations": counters.reauthorizations,
+            "waited_seconds": round(counters.waited_seconds, 3),
+        },
+        **report.as_dict(),
+    }
+
+
+def _record(engine: Engine, run_id: int, details: dict[str, Any], report: PullReport) -> str:
+    """Add the pull's findings to the run record; an incomplete pull gets status incomplete."""
+    with engine.begin() as conn:
+        stored = json.loads(conn.scalar(select(RUN.c.details).where(RUN.c.id == run_id)) or "{}")
+        stored["pull"] = details
+        conn.execute(
+            update(RUN).where(RUN.c.id == run_id).values(details=json.dumps(stored, default=str))
+        )
+    if not report.is_incomplete:
+        return "completed"
+    messages = report.messages()
+    message = f"incomplete: {len(messages)} problems, first: {messages[0]}"[:1000]
+    finish_run(engine, run_id, status="incomplete", message=message)
+    return "incomplete"
