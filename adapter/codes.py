@@ -167,6 +167,15 @@ SERIOUSNESS_CRITERIA: dict[str, str] = {
     "C83117": "congenital-anomaly",
     "C82521": "important-medical-event",
     "C201939": "required-intervention",
+    # ICH E2B(R3) seriousness criteria (urn:oid:2.16.840.1.113883.3.989.2.1.1.19), which the AE
+    # research IG's FSH source uses for criterionCode. RECALLED: verify against the ICH E2B(R3)
+    # code list before relying on the less common ones.
+    "34": "death",
+    "21": "life-threatening",
+    "33": "hospitalization",
+    "35": "disability",
+    "12": "congenital-anomaly",
+    "26": "important-medical-event",
 }
 
 # R4 severity (RECALLED); the AE research IG ae-severity extension binds the same value set.

@@ -225,3 +225,13 @@ ANALYTE_NOISE_WORDS = frozenset(
 ANALYTE_CJK_AFFIXES = (
     "外周血", "静脉血", "血清", "血浆", "全血", "测定", "定量", "检测", "水平", "浓度", "含量",
 )  # fmt: skip
+
+# LOINC codes whose property fixes the scale of the value (CLINICAL-SPEC 6.1, 6.4): a result on
+# the other scale is refused (non-convertible), never stored under a code that says otherwise.
+# 72493-0 [Units/volume] and 29604-6 / 49349-4 / 32585-2 [#/volume] are FOUND in 6.1.
+LOINC_SCALE: dict[str, str] = {
+    "72493-0": "[IU]/mL",
+    "29604-6": "{copies}/mL",
+    "49349-4": "{copies}/mL",
+    "32585-2": "{copies}/mL",
+}

@@ -142,6 +142,7 @@ class ReadStats:
     requests_only: int = 0  # entries with a GET/HEAD request and nothing to import
     responses_only: int = 0  # response entries without a resource (status, location only)
     by_type: dict[str, int] = field(default_factory=dict)  # SourceItems per resource type
+    ignored_files: list[str] = field(default_factory=list)  # README*, *.md ... met in folders
 
     @property
     def not_content(self) -> int:

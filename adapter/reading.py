@@ -6,7 +6,9 @@
 - ``*.ndjson``: one resource or Bundle per line, read line by line (blank lines are skipped);
 - ``*.json.gz`` / ``*.ndjson.gz``: the same, gzip-compressed (extensions are case-insensitive).
 
-Any other file is reported as a `ReadProblem` ("unsupported-file"), never skipped silently.
+Any other file is reported as a `ReadProblem` ("unsupported-file"), never skipped silently;
+documentation met while walking a folder (README*, LICENSE*, *.md, *.txt, *.rst) is listed in
+`ReadStats.ignored_files` instead.
 A JSON file larger than `STREAM_THRESHOLD` (for gzip, the uncompressed size from its trailer)
 holding a Bundle is streamed entry by entry (`adapter.streaming`), with an index-only
 `BundleContext`. A broken NDJSON line is one problem and reading goes on with the next line; a
@@ -92,7 +94,11 @@ def _iter_all(
     paths: list[Path | str], configured: str | None, stats: ReadStats, threshold: int
 ) -> Iterator[Result]:
     for given in paths:
+        walked = Path(given).is_dir()
         for origin, failure in _files(os.fspath(given)):
+            if walked and failure is None and _is_documentation(origin):
+                stats.ignored_files.append(origin)  # listed in the run summary, not content
+                continue
             stats.files += 1
             if failure is None:
                 results = _read_file(Path(origin), origin, configured, stats, threshold)
@@ -134,6 +140,15 @@ def _listing_failures(errors: list[OSError], folder: str) -> Iterator[tuple[str,
         where = os.fspath(error.filename) if error.filename else folder
         yield where, f"the folder could not be listed ({error.strerror or error})"
     errors.clear()
+
+
+_DOC_SUFFIXES = (".md", ".txt", ".rst")
+
+
+def _is_documentation(origin: str) -> bool:
+    """A README or notes file met while walking a folder (a file given by name is always read)."""
+    name = Path(origin).name.lower()
+    return name.startswith(("readme", "license")) or name.endswith(_DOC_SUFFIXES)
 
 
 def _kind(path: Path) -> tuple[bool, bool] | None:

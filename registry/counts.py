@@ -17,6 +17,7 @@ class RunCounts:
     by_type: dict[str, Counter[str]] = field(default_factory=dict)
     deletions: Counter[str] = field(default_factory=Counter)
     operation_outcomes: int = 0
+    ignored_files: list[str] = field(default_factory=list)  # documentation met in folders
 
     def add(self, resource_type: str, bucket: str, n: int = 1) -> None:
         """Count `n` resources of a type into a bucket."""
@@ -53,6 +54,7 @@ class RunCounts:
             },
             "deletions": dict(sorted(self.deletions.items())),
             "operation_outcomes": self.operation_outcomes,
+            "ignored_files": self.ignored_files,
         }
 
     @classmethod

@@ -119,4 +119,5 @@ def import_paths(
         engine, items, source=" ".join(str(p) for p in paths), options=options, on_batch=on_batch
     )
     result.counts.operation_outcomes = stats.operation_outcomes
+    result.counts.ignored_files = list(stats.ignored_files)
     return result

@@ -69,7 +69,9 @@ def resolve_medication(resource: Mapping[str, Any], ctx: MappingContext) -> Reso
     sibling = ctx.bundle.resolve(ref) if ctx.bundle is not None else None
     if sibling is not None and sibling.get("resourceType") == "Medication":
         drug, strength = describe_medication(sibling, ctx)
-        return ResolvedMedication(drug, "bundle", None, strength)
+        # A resolver standing for the registry (re-mapping after load) labels itself "reference".
+        source = getattr(ctx.bundle, "medication_source", "bundle")
+        return ResolvedMedication(drug, source, None, strength)
     if ref.startswith("urn:") and ctx.bundle is not None:
         ref = ctx.bundle.canonical_ref(ref) or ref
     ref_type, ref_id = split_reference(ref)

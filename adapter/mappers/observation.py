@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapter.codes import LOINC
+from adapter.codes_lab import LOINC_SCALE
 from adapter.errors import MappingError
 from adapter.fhir import (
     FhirTime,
@@ -188,7 +189,13 @@ def _quantity_fields(
         return fields
     try:
         converted = convert_quantity(
-            ctx.terminology, match.key, number, unit_text, unit_code, system
+            ctx.terminology,
+            match.key,
+            number,
+            unit_text,
+            unit_code,
+            system,
+            target_unit=LOINC_SCALE.get(match.code or "") if match.path == "loinc" else None,
         )
     except UnitError as exc:
         reason = "non-convertible-unit" if exc.kind == "non-convertible" else "unknown-unit"

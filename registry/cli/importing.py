@@ -118,6 +118,8 @@ def _summary_text(summary: dict[str, Any]) -> str:
         lines.append(
             "  deletions: " + ", ".join(f"{k} {v}" for k, v in summary["deletions"].items())
         )
+    if summary["ignored_files"]:
+        lines.append("  ignored (documentation, not FHIR): " + ", ".join(summary["ignored_files"]))
     if summary["quarantined"]:
         lines.append("  see `masreg quarantine` for what was quarantined and why")
     return "\n".join(lines)

@@ -38,6 +38,8 @@ WEIGHT_LOOKBACK = timedelta(days=30)
 class _Resolver:
     """A one-entry Bundle stand-in: resolves `Medication/<id>` to the stored Medication."""
 
+    medication_source = "reference"  # the row says: resolved from the registry, not a Bundle
+
     def __init__(self, reference: str, medication: Mapping[str, Any]) -> None:
         self.reference = reference
         self.medication = medication

@@ -212,3 +212,15 @@ def test_qualitative_analyte_sent_as_number_is_kept_unconverted():
         "U/mL",
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("loinc", "unit"),
+    [("72493-0", "{copies}/mL"), ("29604-6", "[IU]/mL")],
+    ids=["iu-code-copies-unit", "copies-code-iu-unit"],
+)
+def test_viral_load_on_the_other_scale_than_its_code_is_refused(loinc, unit):
+    """Verify 6.4: CMV IU/mL and copies/mL are not inter-convertible; the code fixes the scale."""
+    with pytest.raises(MappingError) as caught:
+        map_resource(observation("o1", loinc=loinc, value=800, unit=unit, code=unit), CTX)
+    assert caught.value.reason_code == "non-convertible-unit"

@@ -244,7 +244,6 @@ def test_reading_directory_is_recursive_sorted_and_reports_other_files():
         ("d.JSON", "entry 1"),
         ("d.JSON", "entry 2"),
         ("d.JSON", "entry 3"),
-        ("notes.txt", "file"),
         ("sub/b.json", "entry 1"),
         ("sub/b.json", "entry 2"),
         ("sub/c.ndjson.gz", "line 1"),
@@ -253,10 +252,15 @@ def test_reading_directory_is_recursive_sorted_and_reports_other_files():
         ("sub/e.json.gz", "entry 3"),
         ("sub/e.json.gz", "entry 5"),
     ]
-    unsupported = results[8]
-    assert unsupported.reason_code == "unsupported-file"
-    assert "notes.txt: this is not a file the registry reads" in unsupported.message
-    assert stats.files == 6
+    # Documentation met while walking a folder is listed, not read and not quarantined.
+    assert [Path(p).name for p in stats.ignored_files] == ["notes.txt"]
+    assert stats.files == 5
+
+
+def test_reading_documentation_given_by_name_is_unsupported():
+    [problem] = list(iter_items([DATA / "mixed" / "notes.txt"]))
+    assert problem.reason_code == "unsupported-file"
+    assert "notes.txt: this is not a file the registry reads" in problem.message
 
 
 def test_reading_single_resource_file_and_path_given_as_string(tmp_path):
@@ -394,8 +398,10 @@ def _expected_units(root: Path) -> tuple[int, int]:
         elif name.endswith((".json", ".json.gz")):
             with opener(path, "rt", encoding="utf-8") as stream:
                 units += _leaf_count(json.load(stream))
-        else:
-            units += 1  # reported as unsupported
+        elif not name.endswith((".md", ".txt", ".rst")) and not name.startswith(
+            ("readme", "license")
+        ):
+            units += 1  # reported as unsupported (documentation is listed, not read)
     return files, units
 
 
@@ -404,13 +410,14 @@ def test_reading_all_shared_data_accounts_for_every_entry():
     """Verify that the HL7 examples and 100 Synthea bundles read without a crash, nothing lost."""
     results, stats = read_all(SHARED)
     files, units = _expected_units(SHARED)
-    assert stats.files == files
+    assert stats.files + len(stats.ignored_files) == files
     assert stats.items + stats.problems + stats.not_content == units
     assert len(results) == stats.items + stats.problems
     places = {(r.origin, r.locator) for r in results}
     assert len(places) == len(results)  # every result names a distinct place
     problems = {(Path(r.origin).name, r.reason_code) for r in results if isinstance(r, ReadProblem)}
-    assert problems == {("SOURCES.md", "unsupported-file"), ("package.json", "not-a-resource")}
+    assert problems == {("package.json", "not-a-resource")}
+    assert [Path(p).name for p in stats.ignored_files] == ["SOURCES.md"]
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared sample data not present")
