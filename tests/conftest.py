@@ -22,7 +22,19 @@ from registry.db import Base, make_engine
 
 PG_ADMIN_URL = os.environ.get("MASREG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The shared sample data (HL7 examples, Synthea): beside the repository, or where
+# MASREG_SHARED_DATA says; tests that need it skip when it is absent.
+SHARED_DATA = Path(
+    os.environ.get("MASREG_SHARED_DATA")
+    or next(
+        (
+            str(p)
+            for p in (REPO.parent / "shared" / "data", Path("/work/shared/data"))
+            if p.is_dir()
+        ),
+        str(REPO.parent / "shared" / "data"),
+    )
+)
 
 
 @pytest.fixture(scope="session")
