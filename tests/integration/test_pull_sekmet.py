@@ -21,18 +21,19 @@ from tests.integration.conftest import KID, SITE
 from tests.integration.sekmet import BASIC, SMART_CLIENT, TOKEN, Sekmet
 
 
-def write_config(directory: Path, server: str, **pull: Any) -> Path:
-    """A site TOML file: bearer token from a file, short timeouts, the given [pull] options."""
+def write_config(
+    directory: Path, server: str, connection: dict[str, Any] | None = None, **pull: Any
+) -> Path:
+    """A site TOML file: bearer token from a file, short waits, the given options."""
     token = directory / "token.txt"
     token.write_text(TOKEN + "\n", encoding="utf-8")
+    options = {"read_timeout": 30, "max_delay": 0.2, "backoff_base": 0.01} | (connection or {})
     lines = [
         "[server]",
         f'url = "{server}"',
         'auth = "bearer"',
         'token_file = "token.txt"',
-        "read_timeout = 30",
-        "max_delay = 0.2",
-        "backoff_base = 0.01",
+        *(f"{key} = {json.dumps(value)}" for key, value in options.items()),
         "[pull]",
         f'site = "{SITE}"',
         *(f"{key} = {json.dumps(value)}" for key, value in pull.items()),
