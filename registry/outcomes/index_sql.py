@@ -1,0 +1,212 @@
+"""SQL for T0 and the end of follow-up per patient (CLINICAL-SPEC 2), as reusable subqueries.
+
+`index_subquery` yields one row per patient with a T0: the earliest emapalumab administration
+(completed or in-progress), else (flagged "order") the earliest MedicationRequest.authoredOn or
+MedicationStatement.effective start. `eof_subquery` adds the end of follow-up: the latest valid
+Observation, MedicationAdministration (end if given), Encounter end or death, up to the cut-off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
+
+from registry import tables
+from registry.outcomes import sqltime as st
+from registry.outcomes.protocol import Protocol
+
+OBS = tables.OBSERVATION
+MA = tables.MEDICATION_ADMINISTRATION
+ORDER = tables.MEDICATION_ORDER
+ENC = tables.ENCOUNTER
+PAT = tables.PATIENT
+VALID_STATUSES = ("final", "amended", "corrected")
+
+
+def _site_filter(column: ColumnElement[str], sites: Sequence[str]) -> list[ColumnElement[bool]]:
+    return [column.in_(list(sites))] if sites else []
+
+
+def _cutoff(column: ColumnElement[Any], cutoff: datetime | None) -> list[ColumnElement[bool]]:
+    return [column <= cutoff] if cutoff is not None else []
+
+
+def _candidates(protocol: Protocol, sites: Sequence[str]) -> Select[Any] | CompoundSelect[Any]:
+    """Every index-event candidate: administrations (priority 0), orders (priority 1)."""
+    index = protocol.section("index")
+    off = st.site_offset(MA.c.site, protocol)
+    given = select(
+        MA.c.site.label("site"),
+        MA.c.patient_source_id.label("pid"),
+        st.instant(MA.c.effective_at, MA.c.effective_precision, off).label("at"),
+        MA.c.effective_precision.label("precision"),
+        literal("administration", String).label("kind"),
+        literal(0, Integer).label("priority"),
+        MA.c.id.label("row_id"),
+    ).where(
+        MA.c.drug_class == index["drug_class"],
+        MA.c.status.in_(list(index["administration_statuses"])),
+        MA.c.exclusion.is_(None),
+        *_site_filter(MA.c.site, sites),
+        *_cutoff(MA.c.effective_at, protocol.data_cutoff),
+    )
+    if not index["fallback_to_orders"]:
+        return given
+    when = case((ORDER.c.kind == "request", ORDER.c.authored_at), else_=ORDER.c.effective_start)
+    precision = case(
+        (ORDER.c.kind == "request", literal("second", String)), else_=ORDER.c.effective_precision
+    )
+    ordered = select(
+        ORDER.c.site,
+        ORDER.c.patient_source_id,
+        st.instant(when, precision, st.site_offset(ORDER.c.site, protocol)),
+        precision,
+        literal("order", String),
+        literal(1, Integer),
+        ORDER.c.id,
+    ).where(
+        ORDER.c.drug_class == index["drug_class"],
+        ORDER.c.exclusion.is_(None),
+        when.is_not(None),
+        *_site_filter(ORDER.c.site, sites),
+        *_cutoff(when, protocol.data_cutoff),
+    )
+    return union_all(given, ordered)
+
+
+def index_subquery(protocol: Protocol, sites: Sequence[str]) -> Subquery:
+    """One row per patient with a T0: site, pid, t0, t0_day, t0_precision, t0_kind, t0_row_id."""
+    cand = _candidates(protocol, sites).subquery("index_candidates")
+    ranked = select(
+        cand,
+        func.row_number()
+        .over(
+            partition_by=(cand.c.site, cand.c.pid),
+            order_by=(cand.c.priority, cand.c.at, cand.c.row_id),
+        )
+        .label("rn"),
+    ).subquery("index_ranked")
+    off = st.site_offset(ranked.c.site, protocol)
+    return (
+        select(
+            ranked.c.site,
+            ranked.c.pid,
+            ranked.c.at.label("t0"),
+            st.local_day(ranked.c.at, off).label("t0_day"),
+            off.label("utc_offset"),
+            ranked.c.precision.label("t0_precision"),
+            ranked.c.kind.label("t0_kind"),
+            ranked.c.row_id.label("t0_row_id"),
+            PAT.c.sex,
+            PAT.c.deceased_at,
+            PAT.c.deceased_precision,
+        )
+        .join(PAT, and_(PAT.c.site == ranked.c.site, PAT.c.source_id == ranked.c.pid))
+        .where(ranked.c.rn == 1, PAT.c.exclusion.is_(None))
+        .subquery("index_event")
+    )
+
+
+def _latest(
+    table: Any, when: ColumnElement[Any], precision: ColumnElement[Any], *where: Any
+) -> Select[Any]:
+    """Latest time per patient and precision class (aggregated before any conversion)."""
+    dated = st.is_date_only(precision)
+    flag = case((dated, 1), else_=0)
+    return (
+        select(
+            table.c.site.label("site"),
+            table.c.patient_source_id.label("pid"),
+            flag.label("date_only"),
+            func.max(when).label("at"),
+        )
+        .where(when.is_not(None), *where)
+        .group_by(table.c.site, table.c.patient_source_id, flag)
+    )
+
+
+def eof_subquery(protocol: Protocol, sites: Sequence[str], index: Subquery) -> Subquery:
+    """`index` plus `eof`: the end of follow-up (epoch seconds), never before T0."""
+    sources = set(protocol.section("end_of_follow_up")["sources"])
+    cut = protocol.data_cutoff
+    parts: list[Select[Any]] = []
+    if "observation" in sources:
+        parts.append(
+            _latest(
+                OBS,
+                OBS.c.effective_at,
+                OBS.c.effective_precision,
+                OBS.c.status.in_(VALID_STATUSES),
+                OBS.c.exclusion.is_(None),
+                *_site_filter(OBS.c.site, sites),
+                *_cutoff(OBS.c.effective_at, cut),
+            )
+        )
+    if "medication_administration" in sources:
+        ends = func.coalesce(MA.c.effective_end_at, MA.c.effective_at)
+        parts.append(
+            _latest(
+                MA,
+                ends,
+                MA.c.effective_precision,
+                MA.c.status.in_(["completed", "in-progress"]),
+                MA.c.exclusion.is_(None),
+                *_site_filter(MA.c.site, sites),
+                *_cutoff(ends, cut),
+            )
+        )
+    if "encounter" in sources:
+        parts.append(
+            _latest(
+                ENC,
+                ENC.c.period_end,
+                ENC.c.period_end_precision,
+                ENC.c.exclusion.is_(None),
+                *_site_filter(ENC.c.site, sites),
+                *_cutoff(ENC.c.period_end, cut),
+            )
+        )
+    if "death" in sources:
+        pat = PAT.alias("dead")
+        parts.append(
+            select(
+                pat.c.site.label("site"),
+                pat.c.source_id.label("pid"),
+                case((st.is_date_only(pat.c.deceased_precision), 1), else_=0).label("date_only"),
+                pat.c.deceased_at.label("at"),
+            ).where(pat.c.deceased_at.is_not(None), *_cutoff(pat.c.deceased_at, cut))
+        )
+    return _eof_join(protocol, index, union_all(*parts).subquery("eof_sources"))
+
+
+def _eof_join(protocol: Protocol, index: Subquery, ends: Subquery) -> Subquery:
+    """Convert the per-class latest times to instants and join them to the index events."""
+    off = st.site_offset(ends.c.site, protocol)
+    end_at = st.epoch(ends.c.at) + case((ends.c.date_only == 1, st.DAY - 1 - off), else_=0)
+    latest = (
+        select(ends.c.site, ends.c.pid, func.max(end_at).label("eof"))
+        .group_by(ends.c.site, ends.c.pid)
+        .subquery("eof_latest")
+    )
+    eof = func.coalesce(latest.c.eof, index.c.t0)
+    return (
+        select(index, case((eof < index.c.t0, index.c.t0), else_=eof).label("eof"))
+        .outerjoin(latest, and_(latest.c.site == index.c.site, latest.c.pid == index.c.pid))
+        .subquery("patient_timeline")
+    )

@@ -1,0 +1,262 @@
+"""The whole study report as a JSON-ready dict (issue 3 item 10).
+
+The shape is documented in `registry/schemas/report.schema.json`; it is computed from the
+registry with one protocol.
+
+Call `build_report(conn, protocol, sites=...)` inside the caller's transaction. Every number
+names the protocol, rule set, baseline rule and window rule that produced it, and every
+per-patient verdict carries the registry rows and source resource versions behind it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from adapter.terminology import Terminology
+from registry import tables
+from registry.outcomes import (
+    fever,
+    infection_rows,
+    infections,
+    labs,
+    response,
+    safety,
+    stats,
+    steroid_rows,
+    steroids,
+    timeline,
+)
+from registry.outcomes.protocol import Protocol
+from registry.outcomes.report_patients import patient_entry
+from registry.outcomes.values import IndexEvent, PatientValues, Source
+
+REPORT_VERSION = "1.0"
+COND = tables.CONDITION
+SR = tables.SOURCE_RECORD
+Key = tuple[str, str]
+
+
+def _software_version() -> str:
+    try:
+        return version("mas-registry")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _diseases(conn: Connection, sites: Sequence[str]) -> dict[Key, str]:
+    """Underlying disease per patient (AOSD, SLE; several joined with '+'; 6.5)."""
+    stmt = select(COND.c.site, COND.c.patient_source_id, COND.c.concept).where(
+        COND.c.category == "underlying_disease",
+        COND.c.concept.is_not(None),
+        COND.c.exclusion.is_(None),
+        COND.c.verification_status.is_(None)
+        | COND.c.verification_status.not_in(["refuted", "entered-in-error"]),
+        *([COND.c.site.in_(list(sites))] if sites else []),
+    )
+    found: dict[Key, set[str]] = defaultdict(set)
+    for site, pid, concept in conn.execute(stmt):
+        found[(site, pid)].add(concept)
+    return {key: "+".join(sorted(names)) for key, names in found.items()}
+
+
+def _lineage(conn: Connection, ids: set[int]) -> dict[int, Source]:
+    """Source resource versions of source-record ids."""
+    out: dict[int, Source] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        stmt = select(
+            SR.c.id, SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated
+        ).where(SR.c.id.in_(ordered[start : start + 500]))
+        for r in conn.execute(stmt):
+            out[r.id] = Source(r.resource_type, r.resource_id, r.version_id, r.last_updated)
+    return out
+
+
+def _steroids(
+    conn: Connection, protocol: Protocol, sites: Sequence[str], cohort: Sequence[IndexEvent]
+) -> tuple[dict[Key, steroids.SteroidCourse], dict[int, Source]]:
+    """Every patient's steroid course, and the lineage of their baseline and end days."""
+    given = steroid_rows.load_given(conn, protocol, sites)
+    orders = steroid_rows.load_instructions(conn, protocol, sites)
+    weights = steroid_rows.load_weights(conn, protocol, sites)
+    courses = {
+        ie.key: steroids.course(
+            protocol, ie, given.get(ie.key, []), orders.get(ie.key, []), weights.get(ie.key, [])
+        )
+        for ie in cohort
+    }
+    wanted = {
+        i
+        for c in courses.values()
+        for day in (c.baseline, c.end)
+        if day is not None
+        for _drug, _kind, ids in day.sources
+        for i in ids
+    }
+    return courses, _lineage(conn, wanted)
+
+
+def _infections(
+    conn: Connection, protocol: Protocol, sites: Sequence[str], cohort: Sequence[IndexEvent]
+) -> dict[Key, dict[str, infections.Infection]]:
+    """Every patient's infection status per configured organism."""
+    cfg = protocol.section("infections")
+    analytes: dict[str, tuple[str, str]] = {}
+    drugs: dict[str, str] = {}
+    for organism, spec in cfg["lab"].items():
+        analytes.update({a: (organism, "dna") for a in spec.get("dna_analytes", [])})
+        if spec.get("igg_analyte"):
+            analytes[spec["igg_analyte"]] = (organism, "igg")
+        drugs.update({d: organism for d in spec.get("treatment_ingredients", [])})
+    events: dict[Key, list[infection_rows.Event]] = defaultdict(list)
+    for found in (
+        infection_rows.load_results(conn, protocol, sites, analytes),
+        infection_rows.load_coded(conn, sites, cfg["organisms"]),
+        infection_rows.load_treatments(conn, sites, drugs),
+    ):
+        for key, items in found.items():
+            events[key].extend(items)
+    return {
+        ie.key: {
+            o: infections.classify(ie, o, events.get(ie.key, []), cfg) for o in cfg["organisms"]
+        }
+        for ie in cohort
+    }
+
+
+def _canonical(protocol: Protocol) -> dict[str, str]:
+    term = Terminology.from_mapping(protocol.settings.get("terminology", {}))
+    return {k: a.canonical_unit for k, a in term.analytes.items() if a.canonical_unit}
+
+
+def build_report(
+    conn: Connection, protocol: Protocol, *, sites: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Compute every outcome of the protocol and assemble the report."""
+    cohort = timeline.load_index_events(conn, protocol, sites)
+    analytes = response.needed_analytes(protocol) | set(protocol.section("labs")["analytes"])
+    values = timeline.select_values(conn, protocol, sites, analytes)
+    fever.select_fever(conn, protocol, sites, response.fever_hours(protocol), values)
+    canonical = _canonical(protocol)
+    empty = PatientValues()
+    verdicts = {
+        name: {
+            ie.key: response.assess_patient(
+                protocol, name, ie, values.get(ie.key, empty), canonical
+            )
+            for ie in cohort
+        }
+        for name in response.rule_sets_used(protocol)
+    }
+    diseases = _diseases(conn, sites)
+    courses, lineage = _steroids(conn, protocol, sites, cohort)
+    infected = _infections(conn, protocol, sites, cohort)
+    report = _cohort_tables(protocol, cohort, diseases, verdicts, values)
+    report["steroids"] = _steroid_tables(protocol, [courses[ie.key] for ie in cohort])
+    report["infections"] = infections.cohort_table(
+        protocol.section("infections")["organisms"],
+        [infected[ie.key] for ie in cohort],
+        len(cohort),
+    )
+    report.update(
+        safety.summarise(
+            cohort, safety.load_adverse_events(conn, sites), protocol.section("adverse_events")
+        )
+    )
+    primary = protocol.rule_set
+    remission_rule = str(protocol.section("response")["remission_rule_set"])
+    report["patients"] = [
+        patient_entry(
+            ie,
+            diseases.get(ie.key, "unknown"),
+            {name: by_patient[ie.key] for name, by_patient in verdicts.items()},
+            primary,
+            remission_rule,
+            courses[ie.key],
+            lineage,
+            infected[ie.key],
+        )
+        for ie in cohort
+    ]
+    return report
+
+
+def _cohort_tables(
+    protocol: Protocol,
+    cohort: Sequence[IndexEvent],
+    diseases: Mapping[Key, str],
+    verdicts: Mapping[str, Mapping[Key, Sequence[response.Assessment]]],
+    values: Mapping[Key, PatientValues],
+) -> dict[str, Any]:
+    """Protocol, cohort, response, remission, alternatives and laboratory trajectories."""
+    n = len(cohort)
+    primary = protocol.rule_set
+    remission_rule = str(protocol.section("response")["remission_rule_set"])
+    by_disease = Counter(diseases.get(ie.key, "unknown") for ie in cohort)
+    return {
+        "report_version": REPORT_VERSION,
+        "software_version": _software_version(),
+        "protocol": protocol.describe(),
+        "sites": sorted({ie.site for ie in cohort}),
+        "cohort": {
+            "n": n,
+            "denominator": "patients with at least one emapalumab dose (T0)",
+            "by_underlying_disease": dict(sorted(by_disease.items())),
+            "index_from_order": sum(1 for ie in cohort if ie.t0_kind == "order"),
+            "deceased": sum(1 for ie in cohort if ie.deceased_at is not None),
+            "median_follow_up_days": stats.describe([float(ie.eof_day) for ie in cohort], "0.1"),
+        },
+        "response": response.response_table(protocol, list(verdicts[primary].values()), n),
+        "remission_end_of_follow_up": response.remission(
+            list(verdicts[remission_rule].values()), n, remission_rule
+        ),
+        "best_response": _best(protocol, verdicts[primary], n),
+        "alternative_rule_sets": [
+            {
+                "rule_set": name,
+                "version": str(protocol.rule_params(name)["version"]),
+                "response": response.response_table(protocol, list(by_patient.values()), n),
+                "end_of_follow_up": response.remission(list(by_patient.values()), n, name),
+            }
+            for name, by_patient in verdicts.items()
+            if name != primary
+        ],
+        "labs": labs.trajectories(protocol, cohort, values),
+    }
+
+
+def _best(
+    protocol: Protocol, by_patient: Mapping[Key, Sequence[response.Assessment]], n: int
+) -> list[dict[str, Any]]:
+    """Best response to date per time point: patients with CR/PR (or HI) so far."""
+    best = [response.best_to_date(items) for items in by_patient.values()]
+    return [
+        {
+            "timepoint": t.name,
+            "responders": stats.proportion(
+                sum(1 for b in best if b.get(t.name) in ("CR", "PR", "HI")), n
+            ),
+        }
+        for t in protocol.timepoints
+    ]
+
+
+def _steroid_tables(
+    protocol: Protocol, courses: Sequence[steroids.SteroidCourse]
+) -> dict[str, Any]:
+    """Cohort steroid statistics (both labelled) and weekly medians."""
+    summary = steroids.cohort_summary(courses)
+    summary["weeks_median_mg"] = {
+        t.name: stats.describe(
+            [float(mg) for c in courses if (mg := c.weeks.get(t.name)) is not None]
+        )
+        for t in protocol.timepoints
+    }
+    summary["patients_with_pulse_days"] = sum(1 for c in courses if c.pulse_days)
+    summary["n"] = len(courses)
+    return summary

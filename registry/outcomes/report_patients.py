@@ -1,0 +1,154 @@
+"""The per-patient listing of the report, like a paper's case table.
+
+With the evidence behind every verdict (per time point, per marker), steroid dose and infection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+from registry.outcomes import stats
+from registry.outcomes.infections import Infection
+from registry.outcomes.response import Assessment, best_to_date
+from registry.outcomes.steroids import DayDose, SteroidCourse
+from registry.outcomes.timeline import EOF_SLOT
+from registry.outcomes.values import IndexEvent, Source
+
+
+def _mg(value: Fraction | None, places: str = "0.01") -> float | None:
+    return None if value is None else stats.round_half_up(value, places)
+
+
+def _iso(ie: IndexEvent, at: Any, precision: str | None = None) -> str:
+    if precision in ("year", "month", "day"):
+        return str(at.date().isoformat())
+    return str(at.astimezone(ie.zone).isoformat())
+
+
+def assessment_dict(item: Assessment) -> dict[str, Any]:
+    """One verdict with its per-marker evidence."""
+    return {
+        "timepoint": item.slot,
+        "day": item.day,
+        "status": item.status,
+        "notes": list(item.verdict.notes),
+        "markers": [m.as_dict() for m in item.verdict.markers],
+    }
+
+
+def _day_dict(day: DayDose, lineage: Mapping[int, Source] | None = None) -> dict[str, Any]:
+    sources = []
+    for drug, kind, ids in day.sources:
+        entry: dict[str, Any] = {"drug": drug, "kind": kind, "record_ids": list(ids)}
+        if lineage is not None:
+            entry["sources"] = [lineage[i].as_dict() for i in ids if i in lineage]
+        sources.append(entry)
+    return {
+        "date": day.day.isoformat(),
+        "study_day": day.study_day,
+        "mg": _mg(day.mg),
+        "mg_per_kg": _mg(day.mg_per_kg, "0.001"),
+        "pulse": day.pulse,
+        "sources": sources,
+    }
+
+
+def steroid_dict(course: SteroidCourse, lineage: Mapping[int, Source]) -> dict[str, Any]:
+    """A patient's steroid course: baseline, end, reduction, weeks, pulses, every day."""
+    pulses = course.pulse_days
+    return {
+        "baseline_mg": _mg(course.baseline.mg) if course.baseline else None,
+        "baseline_day": _day_dict(course.baseline, lineage) if course.baseline else None,
+        "end_mg": _mg(course.end.mg) if course.end else None,
+        "end_day": _day_dict(course.end, lineage) if course.end else None,
+        "reduction_percent": _mg(course.reduction, "0.1"),
+        "weeks_mean_mg": {name: _mg(mg) for name, mg in course.weeks.items()},
+        "pulse_days": len(pulses),
+        "cumulative_pulse_mg": _mg(sum((d.mg for d in pulses), Fraction(0))),
+        "excluded_rows_by_route": course.excluded_rows,
+        "daily": [_day_dict(d) for d in course.days],
+    }
+
+
+def infection_dict(infection: Infection) -> dict[str, Any]:
+    """One organism's status with the events that decided it."""
+    peak = infection.peak
+    return {
+        "organism": infection.organism,
+        "incident": infection.counted,
+        "prevalent": bool(infection.prevalent),
+        "kind": infection.kind if infection.counted else None,
+        "first_positive_day": infection.first_day,
+        "episodes": infection.episodes,
+        "peak": peak.shown if peak else None,
+        "coded_disease": infection.disease,
+        "evidence": [
+            {
+                "kind": e.kind,
+                "row_id": e.row_id,
+                "result": e.result,
+                "shown": e.shown,
+                "at": e.at.isoformat(),
+                "source": e.source.as_dict(),
+            }
+            for e in (
+                *infection.incident,
+                *infection.prevalent,
+                *filter(None, [infection.serology]),
+            )
+        ],
+        "treatments": [
+            {
+                "row_id": e.row_id,
+                "drug": e.shown,
+                "at": e.at.isoformat(),
+                "source": e.source.as_dict(),
+            }
+            for e in infection.treatments[:1]
+        ],
+    }
+
+
+def patient_entry(
+    ie: IndexEvent,
+    disease: str,
+    verdicts: Mapping[str, Sequence[Assessment]],
+    primary: str,
+    remission_rule: str,
+    course: SteroidCourse,
+    lineage: Mapping[int, Source],
+    infections: Mapping[str, Infection],
+) -> dict[str, Any]:
+    """One patient's row of the listing (issue 3 item 10 keys and the evidence)."""
+    mine = verdicts[primary]
+    evidence_sets = list(dict.fromkeys([primary, remission_rule]))
+    return {
+        "patient_ref": f"Patient/{ie.patient_id}",
+        "site": ie.site,
+        "sex": ie.sex,
+        "underlying_disease": disease,
+        "t0": _iso(ie, ie.t0, ie.t0_precision),
+        "t0_from": ie.t0_kind,
+        "t0_evidence": {"row_id": ie.t0_row_id, "source": ie.t0_source.as_dict()},
+        "end_of_follow_up": _iso(ie, ie.end_of_follow_up),
+        "follow_up_days": ie.eof_day,
+        "deceased": ie.deceased_at.isoformat() if ie.deceased_at else None,
+        "response": {a.slot: a.status for a in mine},
+        "best_response": best_to_date([a for a in mine if a.slot != EOF_SLOT]),
+        "remission_end_of_follow_up": any(
+            a.slot == EOF_SLOT and a.status == "CR" for a in verdicts[remission_rule]
+        ),
+        "response_by_rule_set": {
+            name: {a.slot: a.status for a in items} for name, items in verdicts.items()
+        },
+        "assessments": {
+            name: [assessment_dict(a) for a in verdicts[name]] for name in evidence_sets
+        },
+        "steroid": steroid_dict(course, lineage),
+        "infections": sorted(o for o, i in infections.items() if i.counted),
+        "infection_details": [
+            infection_dict(i) for i in infections.values() if i.counted or i.prevalent
+        ],
+    }
