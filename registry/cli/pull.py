@@ -12,7 +12,15 @@ import click
 
 from adapter.config import AUTH_KINDS
 from adapter.terminology import Terminology
-from registry.cli import clear_progress, db_option, handled, main, open_engine
+from registry.cli import (
+    clear_progress,
+    db_option,
+    handled,
+    load_terminology,
+    load_timezone,
+    main,
+    open_engine,
+)
 from registry.cli.importing import _progress, _summary_text
 from registry.pull.config import build_settings, read_toml
 from registry.pull.run import PullHooks, pull
@@ -63,6 +71,13 @@ def _on_export(progress: str | None, delay: float) -> None:
 )
 @click.option("--export-dir", type=click.Path(path_type=Path), help="Bulk export files go here.")
 @click.option("--batch-size", type=click.IntRange(1), help="Resources per committed batch.")
+@click.option("--timezone", help="IANA zone for times the server writes without an offset.")
+@click.option(
+    "--terminology",
+    "terminology_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML with site-local codes and code-list overrides (over the config's [terminology]).",
+)
 @click.option(
     "--config",
     "config_file",
@@ -71,19 +86,26 @@ def _on_export(progress: str | None, delay: float) -> None:
 )
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def pull_command(config_file: Path | None, db_url: str, as_json: bool, **flags: Any) -> None:
+def pull_command(
+    config_file: Path | None,
+    terminology_file: Path | None,
+    db_url: str,
+    as_json: bool,
+    **flags: Any,
+) -> None:
     """Pull the study cohort from a FHIR server into the registry."""
     flags["scopes"] = flags["scopes"] or None
     with handled():
         toml = read_toml(config_file) if config_file else {}
         base = config_file.parent if config_file else None
         settings = build_settings(flags, dict(os.environ), toml, base_dir=base)
-        terminology = (
+        terminology = load_terminology(terminology_file) or (
             Terminology.from_mapping(toml["terminology"]) if "terminology" in toml else None
         )
         hooks = PullHooks(on_retry=_on_retry, on_batch=_progress(), on_export=_on_export)
+        zone = load_timezone(settings.timezone)
         with open_engine(db_url, create=True) as engine:
-            result = pull(engine, settings, terminology=terminology, hooks=hooks)
+            result = pull(engine, settings, terminology=terminology, assume_tz=zone, hooks=hooks)
     clear_progress()
     summary = result.summary()
     click.echo(json.dumps(summary, sort_keys=True) if as_json else _text(summary))

@@ -81,6 +81,7 @@ _PULL: dict[str, Callable[[Any], Any]] = {
     "export_level": str,
     "validate": str,
     "batch_size": int,
+    "timezone": str,
 }
 _RENAMED = {"url": "base_url", "key": "key_path"}
 SECRETS = frozenset({"token", "basic_password"})
@@ -110,6 +111,7 @@ class PullSettings:
         export_level: ``auto`` (group for a Group cohort, else patient), or a fixed level.
         validate: FHIR validation mode of the import.
         batch_size: resources per committed batch.
+        timezone: IANA zone for times the server writes without an offset.
     """
 
     server: ServerConfig
@@ -126,6 +128,7 @@ class PullSettings:
     export_level: str = "auto"
     validate: str = "sample:100"
     batch_size: int = DEFAULT_BATCH
+    timezone: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

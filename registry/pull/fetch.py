@@ -166,13 +166,15 @@ class PatientFetcher:
         kind, items, dropped = query.resource_type, list[Item](), 0
         params = query.params(patient_id, self._page_size, since)
         results = search(self._client, kind, params, on_include=self._medications.offer)
+        page = entry = 0
         try:
-            for entry, resource in enumerate(results, 1):
+            for resource in results:
+                page, entry = results.pages, (entry + 1 if results.pages == page else 1)
                 if rt.patient_of(resource, self._client.base_url) != patient_id:
                     dropped += 1
                     continue
                 self._medications.want(resource)
-                items.append(self._item(resource, f"search {kind} page {results.pages} #{entry}"))
+                items.append(self._item(resource, f"search {kind} page {page} entry {entry}"))
         except (HTTPError, PagingError) as exc:
             self._incomplete(kind, patient_id, index, exc)
         self._report.add_search(kind, results, dropped=dropped)

@@ -10,6 +10,8 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -98,6 +100,7 @@ def pull(
     settings: PullSettings,
     *,
     terminology: Terminology | None = None,
+    assume_tz: tzinfo | None = None,
     hooks: PullHooks | None = None,
     client: FhirClient | None = None,
 ) -> PullResult:
@@ -107,6 +110,7 @@ def pull(
         engine: the registry.
         settings: server, cohort and pull options.
         terminology: code lists (default: the CLINICAL-SPEC defaults).
+        assume_tz: the zone of times written without an offset.
         hooks: progress callbacks.
         client: a client to use (tests); by default one is built from `settings.server`.
 
@@ -116,50 +120,96 @@ def pull(
     """
     hooks, term, report = hooks or PullHooks(), terminology or Terminology.default(), PullReport()
     spec = CohortSpec.parse(settings.cohort)
-    if client is None:
-        client = FhirClient(
-            settings.server,
-            resource_types=requested_types(settings, spec),
-            on_retry=hooks.on_retry,
-        )
+    client = client or FhirClient(
+        settings.server, resource_types=requested_types(settings, spec), on_retry=hooks.on_retry
+    )
     with client:
-        caps, now = read_metadata(client)
-        caps.require(spec.needs())
-        source = client.base_url
-        since = resolve_since(engine, settings.since, site=settings.site, source=source)
-        ids = select_patients(client, spec, term, report)
-        known = known_patients(engine, settings.site) if since else frozenset()
-        if settings.bulk:
-            items, now, directory = _bulk_items(
-                client, settings, caps, spec, ids, since, report, known, hooks
-            )
-        else:
-            items, directory = (
-                _rest_items(client, settings, caps, term, ids, since, known, report),
-                None,
-            )
+        plan = _plan(engine, client, settings, spec, term, report, hooks)
         options = ImportOptions(
-            site=settings.site,
-            fhir_version=caps.release,
-            validate=settings.validate,
-            batch_size=settings.batch_size,
-            terminology=term,
+            settings.site,
+            plan.caps.release,
+            settings.validate,
+            settings.batch_size,
+            assume_tz,
+            term,
         )
-        extra = {"pull": _options(settings, client, since)}
+        extra = {"pull": _options(settings, client, plan.since)}
         imported = import_items(
             engine,
-            items,
-            source=source,
+            plan.items,
+            source=client.base_url,
             options=options,
             kind=PULL_KIND,
             on_batch=hooks.on_batch,
             extra=extra,
         )
-        details = _details(client, caps, settings, since, now, report)
+        details = _details(client, plan, settings, report)
     status = _record(engine, imported.run_id, details, report)
-    if directory is not None:
-        bulk.remove_export(directory)
+    if plan.directory is not None:
+        bulk.remove_export(plan.directory)
     return PullResult(imported, status, report, details)
+
+
+def _import_options(
+    settings: PullSettings, plan: _Plan, term: Terminology, assume_tz: tzinfo | None
+) -> ImportOptions:
+    return ImportOptions(
+        site=settings.site,
+        fhir_version=plan.caps.release,
+        validate=settings.validate,
+        batch_size=settings.batch_size,
+        assume_tz=assume_tz,
+        terminology=term,
+    )
+
+
+@dataclass
+class _Plan:
+    """What a pull found before importing: the server, the since value and the item stream."""
+
+    caps: ServerCapabilities
+    server_time: str | None
+    since: str | None
+    items: Iterator[fetch.Item]
+    directory: Path | None = None
+
+
+def _plan(
+    engine: Engine,
+    client: FhirClient,
+    settings: PullSettings,
+    spec: CohortSpec,
+    term: Terminology,
+    report: PullReport,
+    hooks: PullHooks,
+) -> _Plan:
+    caps, now = read_metadata(client)
+    caps.require(spec.needs())
+    since = resolve_since(engine, settings.since, site=settings.site, source=client.base_url)
+    ids = select_patients(client, spec, term, report)
+    known = known_patients(engine, settings.site) if since else frozenset()
+    if not settings.bulk:
+        items = _rest_items(client, settings, caps, term, ids, since, known, report)
+        return _Plan(caps, now, since, items)
+    group_id = spec.value if spec.kind == "group" else None
+    new = [pid for pid in ids if pid not in known]
+    if since and new:
+        report.add_incomplete(
+            Incomplete(
+                "export",
+                f"{len(new)} patients are new to the registry but --since exports only "
+                "what changed: pull once without --since",
+            )
+        )
+    level = bulk.export_level(settings, caps, group_id)
+    types = tuple(sorted({*settings.types, rt.MEDICATION}))
+    request = ExportRequest(level=level, group_id=group_id, types=types, since=since)
+    directory = bulk.export_dir(settings)
+    result = bulk.run_export(client, request, directory, hooks.on_export)
+    items = bulk.export_items(
+        client, result, cohort=frozenset(ids), release=caps.release, report=report
+    )
+    return _Plan(caps, result.transaction_time, since, items, directory)
 
 
 def _rest_items(
@@ -187,38 +237,6 @@ def _rest_items(
     yield from medications.items()
 
 
-def _bulk_items(
-    client: FhirClient,
-    settings: PullSettings,
-    caps: ServerCapabilities,
-    spec: CohortSpec,
-    ids: list[str],
-    since: str | None,
-    report: PullReport,
-    known: frozenset[str],
-    hooks: PullHooks,
-) -> tuple[Iterator[fetch.Item], str, Any]:
-    group_id = spec.value if spec.kind == "group" else None
-    level = bulk.export_level(settings, caps, group_id)
-    new = [pid for pid in ids if pid not in known]
-    if since and new:
-        report.add_incomplete(
-            Incomplete(
-                "export",
-                f"{len(new)} patients are new to the registry but --since exports only "
-                "what changed: pull once without --since",
-            )
-        )
-    types = tuple(sorted({*settings.types, rt.MEDICATION}))
-    request = ExportRequest(level=level, group_id=group_id, types=types, since=since)
-    directory = bulk.export_dir(settings)
-    result = bulk.run_export(client, request, directory, hooks.on_export)
-    items = bulk.export_items(
-        client, result, cohort=frozenset(ids), release=caps.release, report=report
-    )
-    return items, result.transaction_time, directory
-
-
 def _options(settings: PullSettings, client: FhirClient, since: str | None) -> dict[str, Any]:
     return {
         "server": client.base_url,
@@ -232,20 +250,15 @@ def _options(settings: PullSettings, client: FhirClient, since: str | None) -> d
 
 
 def _details(
-    client: FhirClient,
-    caps: ServerCapabilities,
-    settings: PullSettings,
-    since: str | None,
-    now: str | None,
-    report: PullReport,
+    client: FhirClient, plan: _Plan, settings: PullSettings, report: PullReport
 ) -> dict[str, Any]:
     counters = client.counters
     return {
-        **_options(settings, client, since),
-        "software": caps.software,
-        "fhir_version": caps.fhir_version,
-        "release": caps.release,
-        "server_time": now,
+        **_options(settings, client, plan.since),
+        "software": plan.caps.software,
+        "fhir_version": plan.caps.fhir_version,
+        "release": plan.caps.release,
+        "server_time": plan.server_time,
         "http": {
             "requests": counters.requests,
             "retries": counters.retries,

@@ -1,0 +1,156 @@
+"""`registry.pull.run.pull` end to end on the stub server, into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from adapter.config import ServerConfig
+from adapter.errors import CapabilityError, ConfigError
+from registry import tables
+from registry.pull.config import PullSettings
+from registry.pull.run import pull
+from registry.pull.since import resolve_since, server_time
+from tests.factories import observation, patient
+from tests.registry.pull.conftest import make_client
+from tests.registry.pull.stub import BASE, DATE
+
+
+def settings(**options: Any) -> PullSettings:
+    return PullSettings(server=ServerConfig(BASE), site="s1", **options)
+
+
+def run(engine: Engine, clock, **options: Any):
+    return pull(engine, settings(**options), client=make_client(clock))
+
+
+def stored(engine: Engine) -> dict[str, str]:
+    source = tables.SOURCE_RECORD
+    with engine.connect() as conn:
+        rows = conn.execute(select(source.c.resource_type, source.c.resource_id, source.c.origin))
+        return {f"{r.resource_type}/{r.resource_id}": r.origin for r in rows}
+
+
+def run_rows(engine: Engine) -> list[tuple[str, str, dict[str, Any]]]:
+    run_table = tables.INGEST_RUN
+    with engine.connect() as conn:
+        rows = conn.execute(select(run_table).order_by(run_table.c.id))
+        return [(r.kind, r.status, json.loads(r.details)) for r in rows]
+
+
+def test_rest_pull_loads_the_cohort_and_records_the_run(engine, server, clock):
+    result = run(engine, clock)
+    assert result.status == "completed"
+    assert set(stored(engine)) == {
+        "Patient/p1", "Patient/p2", "Condition/c1", "Condition/c2",
+        "Observation/o1", "Observation/o2", "Observation/o3",
+    }  # fmt: skip
+    assert set(stored(engine).values()) == {BASE}
+    ((kind, status, details),) = run_rows(engine)
+    info = details["pull"]
+    assert (kind, status, info["mode"], info["auth"]) == ("pull", "completed", "rest", "none")
+    assert info["server_time"] == "2024-07-01T10:00:00Z"  # the Date header of /metadata
+    assert info["cohort_size"] == 2
+    assert info["software"] == "Stub 1"
+    assert info["http"]["requests"] == len(server.urls)
+    assert result.summary()["read"] == 7
+
+
+def test_pulling_again_changes_nothing(engine, server, clock):
+    run(engine, clock)
+    again = run(engine, clock)
+    counts = again.imported.counts
+    assert counts.read == counts.total("unchanged") == 7
+
+
+def test_incomplete_pull_gets_status_incomplete(engine, server, clock):
+    server.fail("/R4/Encounter", 403)
+    result = run(engine, clock)
+    assert result.status == "incomplete"
+    ((_, status, details),) = run_rows(engine)
+    assert status == "incomplete"
+    assert details["pull"]["incomplete_reasons"][0]["type"] == "Encounter"
+    assert "Observation/o3" in stored(engine)  # the rest is loaded
+
+
+def test_since_auto_fetches_changes_of_known_patients_and_all_of_new_ones(engine, server, clock):
+    run(engine, clock)
+    server.resources[("Patient", "p4")] = patient("p4")
+    server.resources[("Condition", "c4")] = {
+        **server.resources[("Condition", "c1")], "id": "c4", "subject": {"reference": "Patient/p4"}
+    }  # fmt: skip
+    server.urls.clear()
+    result = run(engine, clock, since="auto")
+    searches = [u for u in server.urls if "/R4/Observation?" in u]
+    known = [u for u in searches if "patient=p1" in u]
+    new = [u for u in searches if "patient=p4" in u]
+    assert all("_lastUpdated=ge2024-07-01T10%3A00%3A00Z" in u for u in known)
+    assert new
+    assert not any("_lastUpdated" in u for u in new)
+    assert "Patient/p4" in stored(engine)
+    assert result.details["since"] == "2024-07-01T10:00:00Z"
+
+
+def test_since_auto_without_an_earlier_pull_means_everything(engine):
+    assert resolve_since(engine, "auto", site="s1", source=BASE) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("2024-05-01", "2024-05-01"),
+        ("2024-05-01T08:00:00+08:00", "2024-05-01T08:00:00+08:00"),
+    ],
+    ids=["none", "date", "instant"],
+)
+def test_since_values(engine, value, expected):
+    assert resolve_since(engine, value, site="s1", source=BASE) == expected
+
+
+def test_since_refuses_garbage(engine):
+    with pytest.raises(ConfigError, match="neither 'auto'"):
+        resolve_since(engine, "last tuesday", site="s1", source=BASE)
+
+
+def test_server_time_of_a_date_header():
+    assert server_time(DATE) == "2024-07-01T10:00:00Z"
+    assert server_time("garbage") is None
+
+
+def test_missing_capability_stops_the_pull_before_any_run(engine, server, clock):
+    del server.declared["Condition"]
+    with pytest.raises(CapabilityError, match="Condition"):
+        run(engine, clock)
+    assert run_rows(engine) == []
+
+
+def test_bulk_pull_filters_the_cohort_applies_deletions_and_reads_medications(
+    engine, server, clock, tmp_path: Path
+):
+    ref = {"medicationReference": {"reference": "Medication/m1"}}
+    server.resources[("Medication", "m1")] = {"resourceType": "Medication", "id": "m1"}
+    server.export_files = {
+        "Patient": [patient("p1"), patient("p2"), patient("p3")],
+        "Observation": [observation("o1"), observation("o4", patient_id="p3")],
+        "MedicationAdministration": [
+            {"resourceType": "MedicationAdministration", "id": "a1", "status": "completed",
+             "subject": {"reference": "Patient/p2"}, "effectiveDateTime": "2024-03-01", **ref},
+        ],
+    }  # fmt: skip
+    server.deleted_ids = [("Observation", "o9")]
+    result = run(engine, clock, bulk=True, export_dir=tmp_path / "export")
+    assert result.status == "completed"
+    assert set(stored(engine)) >= {"Patient/p1", "Patient/p2", "Observation/o1", "Medication/m1"}
+    assert "Patient/p3" not in stored(engine)  # exported, but not in the cohort
+    assert "Observation/o4" not in stored(engine)
+    assert result.report.dropped == 2
+    assert result.imported.counts.deletions["tombstone"] == 1
+    assert result.details["server_time"] == "2024-07-01T10:00:00Z"  # transactionTime
+    assert server.kickoffs == 1
+    assert "_type=" in next(u for u in server.urls if "$export" in u)
+    assert not (tmp_path / "export").exists()
