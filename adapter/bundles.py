@@ -99,12 +99,17 @@ class ValueReader:
     stats: ReadStats
     suffix: str = ""  # " (line 4)" for Bundles read from an NDJSON line
 
-    def read_value(self, value: Any, locator: str, raw: bytes) -> Iterator[Result]:
-        """Read one top-level JSON value: a resource or a Bundle to open."""
+    def read_value(
+        self, value: Any, locator: str, raw: bytes, canonical: bytes | None = None
+    ) -> Iterator[Result]:
+        """Read one top-level JSON value: a resource or a Bundle to open.
+
+        `canonical` is the value's canonical bytes when the parser already wrote them.
+        """
         if isinstance(value, dict) and value.get("resourceType") == BUNDLE:
             yield from self.read_bundle(value, "", None, None)
         else:
-            yield from self.read_resource(value, locator, raw, None, None, None)
+            yield from self.read_resource(value, locator, raw, None, None, None, canonical)
 
     def read_resource(
         self,
@@ -114,10 +119,12 @@ class ValueReader:
         context: BundleContext | None,
         hint: str | None,
         last_modified: str | None,
+        canonical: bytes | None = None,
     ) -> Iterator[Result]:
         """Yield one resource as an item (OperationOutcomes are only counted).
 
         `raw` is the value's original text, for a problem; None to write it from the value.
+        `canonical` is its canonical bytes if already written (else they are written here).
         """
         rtype = value.get("resourceType") if isinstance(value, dict) else None
         if not isinstance(rtype, str) or not rtype:
@@ -128,7 +135,7 @@ class ValueReader:
             self.stats.operation_outcomes += 1
             return
         try:
-            canonical = dump_json(value)
+            canonical = canonical or dump_json(value)
         except ValueError as exc:
             detail = f"the resource {exc}"
             yield make_problem(self.origin, locator, "invalid-json", detail, raw or _raw(value))

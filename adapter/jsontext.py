@@ -9,6 +9,12 @@ Mappers read numbers through `adapter.fhir.decimal_of`, which passes a Decimal t
 `dump_json` writes the canonical bytes of a parsed value: compact, keys sorted, decimals written
 exactly as they were read. The same resource therefore gives the same bytes (and hash) whether it
 came pretty-printed in a Bundle, as an NDJSON line or in a file of its own.
+
+Speed: `parse_canonical` is the import path's parser. It runs the C scanner of the standard
+library with ``parse_float=Decimal`` (exact by construction) and no per-object hook, writes the
+canonical bytes, and then proves from the two texts that no key was named twice (see
+`_no_duplicate_keys`); only text it cannot prove that for (or text with integers beyond 64 bits,
+other encodings, errors) goes through the exact checking parser, which gives the same value.
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ def _int_or_decimal(text: str) -> int | Decimal:
     return value if _INT_MIN <= value <= _INT_MAX else Decimal(text)
 
 
+# The C scanner, exact for fractions and exponents; used only where `_no_duplicate_keys` holds.
+_FAST = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+
+
 def parse_json(data: bytes | str) -> Any:
     """Parse JSON text: fractions and exponents as exact Decimals, integers as int.
 
@@ -62,6 +72,75 @@ def parse_json(data: bytes | str) -> Any:
             the parser gives one), names a key twice in one object (`DuplicateKeyError`), uses
             NaN/Infinity, or is not valid Unicode.
     """
+    return parse_canonical(data)[0]
+
+
+def parse_canonical(data: bytes | str) -> tuple[Any, bytes | None]:
+    """Parse JSON text like `parse_json`; also return its canonical bytes (`dump_json`).
+
+    The bytes are None when the value cannot be written as JSON (a lone surrogate): callers
+    that need them call `dump_json`, which says why.
+
+    Raises:
+        ValueError: as `parse_json`.
+    """
+    fast = _parse_fast(data)
+    if fast is not None:
+        return fast
+    value = _parse_exact(data)
+    try:
+        return value, dump_json(value)
+    except ValueError:
+        return value, None
+
+
+def _parse_fast(data: bytes | str) -> tuple[Any, bytes] | None:
+    """The C scanner's value and canonical bytes, or None when the exact parser must decide."""
+    if isinstance(data, bytes):
+        if json.detect_encoding(data) != "utf-8":
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    else:
+        text = data
+    try:
+        value = _FAST.decode(text)
+        canonical = orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS)
+    except (ValueError, RecursionError, TypeError):
+        # Errors, a BOM, integers beyond 64 bits, lone surrogates: the exact path decides.
+        return None
+    if not _no_duplicate_keys(text, canonical):
+        return None
+    return value, canonical
+
+
+def _no_duplicate_keys(text: str, canonical: bytes) -> bool:
+    """True when parsing `text` dropped no key: it holds as many strings as `canonical`.
+
+    Every string (key or value) is delimited by two quotes. Without an escaped backslash (two
+    backslashes) in either text, a quote that is not a delimiter can only be written as a
+    backslash and a quote, so the delimiters can be counted exactly. The canonical text holds
+    the strings of the parsed value (decimals and integers are written without quotes); a key
+    named twice in one object loses at least its first key string, so the counts differ exactly
+    when a key was dropped. Text with escaped backslashes is left to the exact parser (False).
+    """
+    quotes = text.count('"')
+    if "\\" in text:
+        if "\\\\" in text:
+            return False
+        quotes -= text.count('\\"')
+    written = canonical.count(b'"')
+    if b"\\" in canonical:
+        if b"\\\\" in canonical:
+            return False
+        written -= canonical.count(b'\\"')
+    return quotes == written
+
+
+def _parse_exact(data: bytes | str) -> Any:
+    """The checking parser: every object through `_object_without_duplicates`."""
     return json.loads(
         data,
         parse_float=Decimal,

@@ -36,7 +36,7 @@ from adapter.items import (
     SourceItem,
     make_problem,
 )
-from adapter.jsontext import MAX_RAW_BYTES, parse_json
+from adapter.jsontext import MAX_RAW_BYTES, parse_canonical
 from adapter.streaming import index_bundle, stream_entries
 from adapter.versions import normalise_version
 
@@ -216,12 +216,12 @@ def _read_json(path: Path, gz: bool, reader: ValueReader) -> Iterator[Result]:
         yield _unreadable(reader.origin, "file", exc)
         return
     try:
-        value = parse_json(data)
+        value, canonical = parse_canonical(data)
     except (ValueError, RecursionError) as exc:
         detail = _json_detail(exc, one_line=False)
         yield make_problem(reader.origin, "file", "invalid-json", detail, data)
         return
-    yield from reader.read_value(value, "file", data)
+    yield from reader.read_value(value, "file", data, canonical)
 
 
 def _read_ndjson(path: Path, gz: bool, reader: ValueReader) -> Iterator[Result]:
@@ -239,13 +239,13 @@ def _read_ndjson(path: Path, gz: bool, reader: ValueReader) -> Iterator[Result]:
 def _read_line(text: bytes, number: int, reader: ValueReader) -> Iterator[Result]:
     locator = f"line {number}"
     try:
-        value = parse_json(text)
+        value, canonical = parse_canonical(text)
     except (ValueError, RecursionError) as exc:
         detail = _json_detail(exc, one_line=True)
         yield make_problem(reader.origin, locator, "invalid-json", detail, text)
         return
     line_reader = ValueReader(reader.origin, reader.configured, reader.stats, f" ({locator})")
-    yield from line_reader.read_value(value, locator, text)
+    yield from line_reader.read_value(value, locator, text, canonical)
 
 
 def _is_large(path: Path, gz: bool, threshold: int) -> bool:
