@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -95,6 +96,8 @@ def pull_command(
 ) -> None:
     """Pull the study cohort from a FHIR server into the registry."""
     flags["scopes"] = flags["scopes"] or None
+    # urllib3 logs every URL with its query string at DEBUG: queries hold patient ids.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger().level))
     with handled():
         toml = read_toml(config_file) if config_file else {}
         base = config_file.parent if config_file else None

@@ -75,7 +75,9 @@ def make_server(tmp_path: Path, smart_key: tuple[Path, dict[str, Any]]) -> Itera
     started: list[Sekmet] = []
 
     def make(resources: list[dict[str, Any]]) -> Sekmet:
-        server = start_server(tmp_path / f"sekmet{len(started)}", smart_key[1], resources)
+        directory = tmp_path / f"sekmet{len(started)}"
+        directory.mkdir()
+        server = start_server(directory, smart_key[1], resources)
         started.append(server)
         return server
 
