@@ -90,3 +90,19 @@ def test_bad_settings_are_refused(flags, env, message):
 
 def test_env_names():
     assert (env_name("url"), env_name("token_file")) == ("MASREG_SERVER", "MASREG_TOKEN_FILE")
+
+
+def test_the_documented_example_site_file_is_valid():
+    """Verify docs/example-site.toml (README) parses into settings and a terminology."""
+    from adapter.terminology import Terminology
+
+    docs = Path(__file__).resolve().parents[3] / "docs"
+    data = read_toml(docs / "example-site.toml")
+    settings = build_settings({}, {}, data, base_dir=docs)
+    assert (settings.server.auth, settings.site, settings.cohort) == (
+        "smart",
+        "site-a",
+        "conditions",
+    )
+    assert settings.server.key_path == docs / "keys" / "mas-registry.jwk"
+    Terminology.from_mapping(data["terminology"])
