@@ -1,0 +1,78 @@
+"""The whole report from the real nine-patient fixture via the real import path.
+
+Issue 3 "Done when": the paper's numbers, the JSON Schema, and a protocol change changing the
+result; on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from registry.ingest import ImportOptions, import_paths
+from registry.outcomes.protocol import load_protocol
+from registry.outcomes.report import build_report
+
+REPO = Path(__file__).resolve().parents[3]
+FIXTURE = REPO / "fixtures" / "nine_patients"
+SCHEMA = json.loads((REPO / "registry" / "schemas" / "report.schema.json").read_text("utf-8"))
+
+
+def _orr(report):
+    return [
+        (row["timepoint"], row["orr"]["count"], row["orr"]["percent"]) for row in report["response"]
+    ]
+
+
+def test_nine_patient_report_reproduces_the_paper(engine):
+    """Verify CLINICAL-SPEC Decisions 8: ORR 6/9, 7/9, 8/9, 8/9; CR 8/9; 85.5 %; CMV 3/9; SAE 0."""
+    import_paths(engine, [FIXTURE], options=ImportOptions(site="local"))
+    with engine.connect() as conn:
+        report = build_report(conn, load_protocol())
+        variant = build_report(
+            conn,
+            load_protocol(text='[protocol]\nname="fever-37.3"\nversion="1"\n'
+                          "[rule_sets.cn_hlh_dep]\npr_min_markers = 3\n"),
+        )  # fmt: skip
+    jsonschema.validate(json.loads(json.dumps(report)), SCHEMA)
+    assert report["cohort"]["n"] == 9
+    assert report["cohort"]["by_underlying_disease"] == {"AOSD": 5, "SLE": 4}
+    assert _orr(report) == [
+        ("week_1", 6, 66.7), ("week_2", 7, 77.8), ("week_4", 8, 88.9), ("week_8", 8, 88.9)
+    ]  # fmt: skip
+    remission = report["remission_end_of_follow_up"]
+    assert (remission["count"], remission["n"], remission["percent"]) == (8, 9, 88.9)
+    assert report["steroids"]["median_individual_reduction_percent"] == 85.5
+    cmv = next(row for row in report["infections"] if row["organism"] == "CMV")
+    assert (cmv["patients"], cmv["percent"]) == (3, 33.3)  # not the abstract's typo 33.9
+    assert report["serious_adverse_events"] == {"patients": 0, "events": 0, "list": []}
+    assert len(report["adverse_events"]["near_misses"]) == 1  # potential: never counted
+    protocol = report["protocol"]
+    assert (protocol["name"], protocol["version"], protocol["rule_set"]) == (
+        "emapalumab-mas", "1.0.0", "cn_hlh_dep"
+    )  # fmt: skip
+    # A stricter PR rule in a protocol file changes the result and names the new protocol.
+    assert variant["protocol"]["name"] == "fever-37.3"
+    assert [row[1] for row in _orr(variant)] < [row[1] for row in _orr(report)]
+    _assert_evidence(report)
+
+
+def _assert_evidence(report):
+    """Every verdict names the rows and source versions that decided each marker."""
+    first = report["patients"][0]
+    assert first["patient_ref"] == "Patient/mas-01"
+    assert first["response"] == {
+        "week_1": "PR", "week_2": "CR", "week_4": "CR", "week_8": "CR", "end_of_follow_up": "CR"
+    }  # fmt: skip
+    week1 = first["assessments"]["cn_hlh_dep"][0]
+    ferritin = next(m for m in week1["markers"] if m["marker"] == "ferritin")
+    assert (
+        ferritin["baseline"]["source"]["reference"] == "Observation/mas01-ferritin-d000/_history/1"
+    )
+    assert ferritin["value"]["source"]["reference"] == "Observation/mas01-ferritin-d007/_history/1"
+    assert ferritin["improved"] is True
+    assert first["steroid"]["baseline_day"]["sources"][0]["sources"][0]["reference"].startswith(
+        "MedicationAdministration/mas01-"
+    )

@@ -1,0 +1,89 @@
+"""`masreg report` and `masreg demo` in-process (issue 3 items 8-9)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from registry.cli import main
+from tests.factories import observation, patient, write_ndjson
+from tests.registry.outcomes.conftest import ema
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def _registry(runner, db_url, tmp_path):
+    folder = tmp_path / "in"
+    resources = [
+        patient(),
+        ema("e1", "2024-03-01T10:00:00+08:00"),
+        observation("o1", when="2024-03-01T08:00:00+08:00"),
+    ]
+    write_ndjson(folder / "a.ndjson", resources)
+    assert runner.invoke(main, ["import", str(folder), "--db", db_url]).exit_code == 0
+
+
+def test_report_json_names_the_protocol(runner, db_url, tmp_path):
+    _registry(runner, db_url, tmp_path)
+    result = runner.invoke(main, ["report", "--db", db_url, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["protocol"]["name"] == "emapalumab-mas"
+    assert report["cohort"]["n"] == 1
+
+
+def test_report_site_filter_and_out_file(runner, db_url, tmp_path):
+    _registry(runner, db_url, tmp_path)
+    out = tmp_path / "report.json"
+    result = runner.invoke(
+        main,
+        ["report", "--db", db_url, "--format", "json", "--site", "elsewhere", "--out", str(out)],
+    )
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert json.loads(out.read_text("utf-8"))["cohort"]["n"] == 0
+
+
+def test_report_protocol_file_and_refusal(runner, db_url, tmp_path):
+    _registry(runner, db_url, tmp_path)
+    good = tmp_path / "site.toml"
+    good.write_text('[protocol]\nname = "site-b"\nversion = "3"\n', encoding="utf-8")
+    table = runner.invoke(main, ["report", "--db", db_url, "--protocol", str(good)])
+    assert table.exit_code == 0
+    assert "Protocol site-b 3" in table.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[protocol]\nname = "x"\nversion = "1"\n[response]\nrule_set = "nope"\n')
+    refused = runner.invoke(main, ["report", "--db", db_url, "--protocol", str(bad)])
+    assert refused.exit_code == 2
+    assert "unknown rule set 'nope'" in refused.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "html"], ids=["csv", "markdown", "html"])
+def test_report_formats_not_yet_available(runner, fmt):
+    result = runner.invoke(main, ["report", "--format", fmt])
+    assert result.exit_code == 2
+    assert "not available yet" in result.stderr
+
+
+def test_demo_prints_the_papers_numbers(runner):
+    """Verify issue 3 item 9: a fresh SQLite registry from the bundled fixture, then the report."""
+    result = runner.invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for expected in ("6/9 (66.7%", "7/9 (77.8%", "8/9 (88.9%", "85.5%", "3/9 (33.3%",
+                     "serious: 0 events"):  # fmt: skip
+        assert expected in text, expected
+    assert "Complete remission at end of follow-up (cn_hlh_dep): 8/9 (88.9%" in text
+
+
+def test_demo_json_out(runner, tmp_path):
+    out = tmp_path / "demo.json"
+    result = runner.invoke(main, ["demo", "--format", "json", "--out", str(out)])
+    assert result.exit_code == 0
+    report = json.loads(out.read_text("utf-8"))
+    assert [r["orr"]["count"] for r in report["response"]] == [6, 7, 8, 8]
