@@ -156,12 +156,13 @@ class PatientFetcher:
             return items
         # A patient new to the registry is pulled whole, whatever --since says.
         since = self._since if patient_id in self._known else None
+        seen: set[str] = set()  # one resource found by two searches (two categories) is kept once
         for query in self._queries:
-            items += self._search(query, patient_id, index, since)
+            items += self._search(query, patient_id, index, since, seen)
         return items
 
     def _search(
-        self, query: TypeQuery, patient_id: str, index: int, since: str | None
+        self, query: TypeQuery, patient_id: str, index: int, since: str | None, seen: set[str]
     ) -> list[Item]:
         kind, items, dropped = query.resource_type, list[Item](), 0
         params = query.params(patient_id, self._page_size, since)
@@ -173,6 +174,9 @@ class PatientFetcher:
                 if rt.patient_of(resource, self._client.base_url) != patient_id:
                     dropped += 1
                     continue
+                if f"{kind}/{resource.get('id')}" in seen:
+                    continue
+                seen.add(f"{kind}/{resource.get('id')}")
                 self._medications.want(resource)
                 items.append(self._item(resource, f"search {kind} page {page} entry {entry}"))
         except (HTTPError, PagingError) as exc:

@@ -13,7 +13,7 @@ from adapter.terminology import Terminology
 from registry.pull.config import PullSettings
 from registry.pull.fetch import MedicationReader, PatientFetcher, TypeQuery, plan_queries
 from registry.pull.report import PullReport
-from tests.factories import administration
+from tests.factories import administration, observation
 from tests.registry.pull.conftest import make_client
 from tests.registry.pull.stub import BASE
 
@@ -157,3 +157,14 @@ def test_fetch_retries_temporary_failures(server, clock, status):
 def test_a_missing_patient_is_incomplete(server, clock):
     _, report = fetch_one(server, clock, patient_id="gone")
     assert [i.resource_type for i in report.incomplete] == ["Patient"]
+
+
+def test_a_resource_found_by_two_category_searches_is_kept_once(server, clock):
+    both = observation("o5", patient_id="p1")
+    vital = {"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+             "code": "vital-signs"}  # fmt: skip
+    both["category"].append({"coding": [vital]})
+    server.resources[("Observation", "o5")] = both
+    items, report = fetch_one(server, clock, observation_categories=("laboratory", "vital-signs"))
+    assert ids(items).count("Observation/o5") == 1
+    assert report.by_type["Observation"]["searches"] == 2
