@@ -15,11 +15,10 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
-# The main job on the embedded default: a fresh SQLite registry from the bundled fixtures.
+# The main job on the embedded default: a fresh SQLite registry from the bundled fixtures, and
+# the study report computed from it (`masreg demo`).
 demo: install
-	rm -f demo-registry.db
-	$(BIN)/masreg import --db sqlite:///demo-registry.db fixtures/nine_patients
-	$(BIN)/masreg status --db sqlite:///demo-registry.db
+	$(BIN)/masreg demo
 
 lint: install-test
 	$(BIN)/ruff check .
