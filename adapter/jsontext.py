@@ -107,7 +107,7 @@ def _parse_fast(data: bytes | str) -> tuple[Any, bytes] | None:
         text = data
     try:
         value = _FAST.decode(text)
-        canonical = orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS)
+        canonical = _exact_size(orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS))
     except (ValueError, RecursionError, TypeError):
         # Errors, a BOM, integers beyond 64 bits, lone surrogates: the exact path decides.
         return None
@@ -175,14 +175,25 @@ def dump_json(value: Any) -> bytes:
             something that is not JSON.
     """
     try:
-        return orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS)
+        return _exact_size(orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS))
     except orjson.JSONEncodeError as exc:
         if "64-bit" not in str(exc):
             raise ValueError(f"cannot be written as JSON: {exc}") from exc
     try:
-        return orjson.dumps(_widen_big_ints(value), default=_fragment, option=orjson.OPT_SORT_KEYS)
+        widened = _widen_big_ints(value)
+        return _exact_size(orjson.dumps(widened, default=_fragment, option=orjson.OPT_SORT_KEYS))
     except orjson.JSONEncodeError as exc:
         raise ValueError(f"cannot be written as JSON: {exc}") from exc
+
+
+def _exact_size(data: bytes) -> bytes:
+    """A copy of orjson's result that holds only its bytes.
+
+    orjson hands back its working buffer (4 KiB and up, whatever the length); the canonical
+    bytes of every resource of a batch are kept until the batch is written, so the copy keeps
+    memory in proportion to the data.
+    """
+    return bytes(memoryview(data))
 
 
 def excerpt(data: bytes) -> bytes:

@@ -18,13 +18,9 @@ the canonical JSON of the resource (compact, sorted keys), the same whatever the
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, cast
 
 from adapter.bundles import Result, ValueReader
 from adapter.errors import ReadError
@@ -36,8 +32,17 @@ from adapter.items import (
     SourceItem,
     make_problem,
 )
-from adapter.jsontext import MAX_RAW_BYTES, parse_canonical
-from adapter.streaming import index_bundle, stream_entries
+from adapter.readers import (
+    READ_ERRORS,
+    Work,
+    count,
+    is_large,
+    merge_stats,
+    open_file,
+    read_large_json,
+    run_work,
+    unreadable,
+)
 from adapter.versions import normalise_version
 
 __all__ = [
@@ -47,10 +52,18 @@ __all__ = [
     "ReadProblem",
     "ReadStats",
     "SourceItem",
+    "Work",
     "iter_items",
+    "iter_work",
+    "run_work",
 ]
 
 STREAM_THRESHOLD = 32 * 1024 * 1024
+# NDJSON lines per unit of work: at most this many lines and about this many bytes. Read here,
+# units are small (memory stays flat); handed to worker processes, the caller asks for larger
+# ones, so that a unit is worth its trip between processes.
+CHUNK_LINES = 1000
+CHUNK_BYTES = 32 * 1024
 
 # (suffix, is NDJSON, is gzip); longest suffixes first.
 _KINDS = (
@@ -59,7 +72,6 @@ _KINDS = (
     (".ndjson", True, False),
     (".json", False, False),
 )
-_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def iter_items(
@@ -82,17 +94,66 @@ def iter_items(
         ConfigError: `fhir_version` is not a FHIR version the registry reads.
         ReadError: a given path does not exist (raised at once, before anything is read).
     """
+    given, configured = _check(paths, fhir_version)
+    return _iter_all(given, configured, stats or ReadStats(), stream_threshold)
+
+
+def iter_work(
+    paths: Sequence[Path | str] | Path | str,
+    *,
+    fhir_version: str | None = None,
+    stats: ReadStats | None = None,
+    stream_threshold: int = STREAM_THRESHOLD,
+    chunk_lines: int = CHUNK_LINES,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[Work | Result]:
+    """Like `iter_items`, with NDJSON lines and whole JSON files handed out as `Work`.
+
+    `run_work` turns each unit into its results (in any process); merge its counts into `stats`
+    with `adapter.readers.merge_stats`. Results that are not units (problems, the entries of
+    a streamed Bundle) are counted in `stats` here. In order, the results are those of
+    `iter_items`.
+
+    Raises:
+        ConfigError: `fhir_version` is not a FHIR version the registry reads.
+        ReadError: a given path does not exist (raised at once, before anything is read).
+    """
+    given, configured = _check(paths, fhir_version)
+    chunk = (chunk_lines, chunk_bytes)
+    return _iter_units(given, configured, stats or ReadStats(), stream_threshold, chunk)
+
+
+def _check(
+    paths: Sequence[Path | str] | Path | str, fhir_version: str | None
+) -> tuple[list[Path | str], str | None]:
+    """The paths as a list and the configured version, checked before anything is read."""
     given = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     configured = normalise_version(fhir_version) if fhir_version is not None else None
     missing = [str(path) for path in given if not Path(path).exists()]
     if missing:
         raise ReadError(f"no such file or directory: {', '.join(missing)}")
-    return _iter_all(given, configured, stats or ReadStats(), stream_threshold)
+    return given, configured
 
 
 def _iter_all(
     paths: list[Path | str], configured: str | None, stats: ReadStats, threshold: int
 ) -> Iterator[Result]:
+    for unit in _iter_units(paths, configured, stats, threshold, (CHUNK_LINES, CHUNK_BYTES)):
+        if isinstance(unit, Work):
+            results, found = run_work(unit)
+            merge_stats(stats, found)
+            yield from results
+        else:
+            yield unit
+
+
+def _iter_units(
+    paths: list[Path | str],
+    configured: str | None,
+    stats: ReadStats,
+    threshold: int,
+    chunk: tuple[int, int],
+) -> Iterator[Work | Result]:
     for given in paths:
         walked = Path(given).is_dir()
         for origin, failure in _files(os.fspath(given)):
@@ -101,15 +162,13 @@ def _iter_all(
                 continue
             stats.files += 1
             if failure is None:
-                results = _read_file(Path(origin), origin, configured, stats, threshold)
+                units = _file_units(Path(origin), origin, configured, stats, threshold, chunk)
             else:
-                results = iter([make_problem(origin, "file", "unreadable-file", failure, b"")])
-            for result in results:
-                if isinstance(result, SourceItem):
-                    stats.count_item(result)
-                else:
-                    stats.problems += 1
-                yield result
+                units = iter([make_problem(origin, "file", "unreadable-file", failure, b"")])
+            for unit in units:
+                if not isinstance(unit, Work):
+                    count(stats, unit)
+                yield unit
 
 
 def _files(root: str) -> Iterator[tuple[str, str | None]]:
@@ -159,13 +218,15 @@ def _kind(path: Path) -> tuple[bool, bool] | None:
     return None
 
 
-def _open(path: Path, gz: bool) -> IO[bytes]:
-    return cast("IO[bytes]", gzip.open(path, "rb")) if gz else path.open("rb")
-
-
-def _read_file(
-    path: Path, origin: str, configured: str | None, stats: ReadStats, threshold: int
-) -> Iterator[Result]:
+def _file_units(
+    path: Path,
+    origin: str,
+    configured: str | None,
+    stats: ReadStats,
+    threshold: int,
+    chunk: tuple[int, int],
+) -> Iterator[Work | Result]:
+    """Plan the reading of one file: work units (NDJSON lines, a JSON file), or results."""
     kind = _kind(path)
     # A FIFO or device named *.json is not read (it could block); a broken link is unreadable.
     if kind is None or (path.exists() and not path.is_file()):
@@ -176,119 +237,32 @@ def _read_file(
         yield make_problem(origin, "file", "unsupported-file", detail, b"")
         return
     ndjson, gz = kind
-    reader = ValueReader(origin, configured, stats)
     if ndjson:
-        yield from _read_ndjson(path, gz, reader)
-    elif _is_large(path, gz, threshold):
-        yield from _read_large_json(path, gz, reader)
+        yield from _ndjson_units(path, gz, origin, configured, chunk)
+    elif is_large(path, gz, threshold):
+        yield from read_large_json(path, gz, ValueReader(origin, configured, stats))
     else:
-        yield from _read_json(path, gz, reader)
+        yield Work(origin, configured, path=str(path), gz=gz)
 
 
-def _unreadable(origin: str, locator: str, exc: BaseException) -> ReadProblem:
-    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    detail = f"the file could not be read ({reason})"
-    if locator != "file":
-        detail = f"the file could not be read from here on ({reason})"
-    return make_problem(origin, locator, "unreadable-file", detail, b"")
-
-
-def _json_detail(exc: ValueError | RecursionError, *, one_line: bool) -> str:
-    """Say why a text is not valid JSON, with the position but none of the content."""
-    if isinstance(exc, RecursionError):
-        return "the JSON is nested too deeply to read"
-    if isinstance(exc, json.JSONDecodeError):
-        at = f"column {exc.colno}" if one_line else f"line {exc.lineno}, column {exc.colno}"
-        detail = f"the text is not valid JSON ({exc.msg} at {at})"
-        if exc.msg == "Extra data" and not one_line:
-            detail += "; a file with one resource per line must be named .ndjson"
-        return detail
-    if isinstance(exc, UnicodeDecodeError):
-        return "the text is not valid UTF-8"
-    return f"the text is not valid JSON ({exc})"
-
-
-def _read_json(path: Path, gz: bool, reader: ValueReader) -> Iterator[Result]:
+def _ndjson_units(
+    path: Path, gz: bool, origin: str, configured: str | None, chunk: tuple[int, int]
+) -> Iterator[Work | Result]:
+    """Hand out the lines of an NDJSON file a chunk at a time; a read failure ends the file."""
+    most_lines, most_bytes = chunk
+    number, first, lines, size = 0, 1, [], 0
     try:
-        with _open(path, gz) as stream:
-            data = stream.read()
-    except _READ_ERRORS as exc:
-        yield _unreadable(reader.origin, "file", exc)
-        return
-    try:
-        value, canonical = parse_canonical(data)
-    except (ValueError, RecursionError) as exc:
-        detail = _json_detail(exc, one_line=False)
-        yield make_problem(reader.origin, "file", "invalid-json", detail, data)
-        return
-    yield from reader.read_value(value, "file", data, canonical)
-
-
-def _read_ndjson(path: Path, gz: bool, reader: ValueReader) -> Iterator[Result]:
-    number = 0
-    try:
-        with _open(path, gz) as stream:
+        with open_file(path, gz) as stream:
             for number, line in enumerate(stream, 1):
-                text = line.strip()
-                if text:
-                    yield from _read_line(text, number, reader)
-    except _READ_ERRORS as exc:
-        yield _unreadable(reader.origin, f"line {number + 1}" if number else "file", exc)
-
-
-def _read_line(text: bytes, number: int, reader: ValueReader) -> Iterator[Result]:
-    locator = f"line {number}"
-    try:
-        value, canonical = parse_canonical(text)
-    except (ValueError, RecursionError) as exc:
-        detail = _json_detail(exc, one_line=True)
-        yield make_problem(reader.origin, locator, "invalid-json", detail, text)
+                lines.append(line)
+                size += len(line)
+                if len(lines) >= most_lines or size >= most_bytes:
+                    yield Work(origin, configured, tuple(lines), first)
+                    first, lines, size = number + 1, [], 0
+    except READ_ERRORS as exc:
+        if lines:
+            yield Work(origin, configured, tuple(lines), first)
+        yield unreadable(origin, f"line {number + 1}" if number else "file", exc)
         return
-    line_reader = ValueReader(reader.origin, reader.configured, reader.stats, f" ({locator})")
-    yield from line_reader.read_value(value, locator, text, canonical)
-
-
-def _is_large(path: Path, gz: bool, threshold: int) -> bool:
-    """True when the (uncompressed) file is larger than `threshold` bytes."""
-    try:
-        size = path.stat().st_size
-        if gz and size >= 4:
-            with path.open("rb") as stream:
-                stream.seek(-4, os.SEEK_END)
-                # ISIZE: the uncompressed size modulo 2**32 (RFC 1952, section 2.3.1).
-                size = max(size, int.from_bytes(stream.read(4), "little"))
-    except OSError:
-        return False  # reading the whole file will report the problem
-    return size > threshold
-
-
-def _read_large_json(path: Path, gz: bool, reader: ValueReader) -> Iterator[Result]:
-    try:
-        with _open(path, gz) as stream:
-            index = index_bundle(stream)
-    except _READ_ERRORS as exc:
-        yield _unreadable(reader.origin, "file", exc)
-        return
-    except ValueError as exc:
-        yield make_problem(reader.origin, "file", "invalid-json", str(exc), _head(path, gz))
-        return
-    if index is None:  # not a Bundle: a single (large) resource is read whole
-        yield from _read_json(path, gz, reader)
-        return
-    try:
-        with _open(path, gz) as stream:
-            yield from stream_entries(stream, reader, index)
-    except _READ_ERRORS as exc:
-        yield _unreadable(reader.origin, "file", exc)
-    except ValueError as exc:
-        detail = f"the file changed while it was read: {exc}"
-        yield make_problem(reader.origin, "file", "invalid-json", detail, b"")
-
-
-def _head(path: Path, gz: bool) -> bytes:
-    """The first bytes of a file, for the quarantine record of a broken large file."""
-    try:
-        with _open(path, gz) as stream:
-            return stream.read(MAX_RAW_BYTES)
-    except _READ_ERRORS:
-        return b""
+    if lines:
+        yield Work(origin, configured, tuple(lines), first)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import adapter.reading
+import adapter.readers
 from adapter.reading import STREAM_THRESHOLD, ReadProblem, SourceItem, iter_items
 
 
@@ -48,7 +48,7 @@ def refuse_whole_file_read(monkeypatch):
     def refuse(*_args):
         raise AssertionError("the file was read whole instead of streamed")
 
-    monkeypatch.setattr(adapter.reading, "_read_json", refuse)
+    monkeypatch.setattr(adapter.readers, "read_json", refuse)
 
 
 @pytest.mark.parametrize(
