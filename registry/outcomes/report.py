@@ -32,7 +32,7 @@ from registry.outcomes import (
     timeline,
 )
 from registry.outcomes.protocol import Protocol
-from registry.outcomes.report_patients import patient_entry
+from registry.outcomes.report_patients import lab_points, patient_entry
 from registry.outcomes.values import IndexEvent, PatientValues, Source
 
 REPORT_VERSION = "1.0"
@@ -170,17 +170,22 @@ def build_report(
     )
     primary = protocol.rule_set
     remission_rule = str(protocol.section("response")["remission_rule_set"])
+    slots = ["baseline", *(t.name for t in protocol.timepoints), timeline.EOF_SLOT]
+    lab_analytes = list(protocol.section("labs")["analytes"])
     report["patients"] = [
-        patient_entry(
-            ie,
-            diseases.get(ie.key, "unknown"),
-            {name: by_patient[ie.key] for name, by_patient in verdicts.items()},
-            primary,
-            remission_rule,
-            courses[ie.key],
-            lineage,
-            infected[ie.key],
-        )
+        {
+            **patient_entry(
+                ie,
+                diseases.get(ie.key, "unknown"),
+                {name: by_patient[ie.key] for name, by_patient in verdicts.items()},
+                primary,
+                remission_rule,
+                courses[ie.key],
+                lineage,
+                infected[ie.key],
+            ),
+            "labs": lab_points(values.get(ie.key), lab_analytes, slots),
+        }
         for ie in cohort
     ]
     return report

@@ -14,7 +14,7 @@ from registry.outcomes.infections import Infection
 from registry.outcomes.response import Assessment, best_to_date
 from registry.outcomes.steroids import DayDose, SteroidCourse
 from registry.outcomes.timeline import EOF_SLOT
-from registry.outcomes.values import IndexEvent, Source
+from registry.outcomes.values import IndexEvent, PatientValues, Source
 
 
 def _mg(value: Fraction | None, places: str = "0.01") -> float | None:
@@ -109,6 +109,34 @@ def infection_dict(infection: Infection) -> dict[str, Any]:
             for e in infection.treatments[:1]
         ],
     }
+
+
+def lab_points(
+    values: PatientValues | None, analytes: Sequence[str], slots: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The patient's selected value of each lab analyte per slot, for per-patient trajectories.
+
+    The same values as the cohort `labs` table (baseline, each time point, end of follow-up),
+    each with its study day; slots without a numeric value are left out.
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for analyte in analytes:
+        points = [
+            {
+                "timepoint": slot,
+                "study_day": v.study_day,
+                "value": v.value,
+                "unit": v.unit,
+                "comparator": v.comparator,
+            }
+            for slot in slots
+            if values is not None
+            and (v := values.at(slot).get(analyte)) is not None
+            and v.value is not None
+        ]
+        if points:
+            out[analyte] = points
+    return out
 
 
 def patient_entry(
