@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,21 +121,35 @@ def reference_snapshots() -> dict[str, Any]:
 
 
 @pytest.fixture
-def reference(
-    db_url: str, reference_snapshots: dict[str, Any], tmp_path: Path, sqlite_template: Path
-) -> dict[str, list[tuple[Any, ...]]]:
-    """The clinical snapshot of the fixtures imported with `masreg import` (same database kind)."""
-    kind = kind_of(db_url)
-    if kind not in reference_snapshots:
-        with scratch_registry(kind, tmp_path, sqlite_template) as url:
-            result = CliRunner().invoke(
-                main, ["import", str(FIXTURES), "--db", url, "--site", SITE]
-            )
-            assert result.exit_code == 0, result.output
-            engine = make_engine(url)
-            reference_snapshots[kind] = clinical_snapshot(engine)
-            engine.dispose()
-    return reference_snapshots[kind]  # type: ignore[no-any-return]
+def reference_for(
+    reference_snapshots: dict[str, Any], tmp_path: Path, sqlite_template: Path
+) -> Callable[[str], dict[str, Any]]:
+    """The clinical snapshot of `masreg import fixtures/nine_patients` on a URL's database kind.
+
+    Built on first use per kind (a scratch registry), so tests skipped early never pay for it.
+    """
+
+    def build(url_of_kind: str) -> dict[str, Any]:
+        kind = kind_of(url_of_kind)
+        if kind not in reference_snapshots:
+            with scratch_registry(kind, tmp_path, sqlite_template) as url:
+                args = ["import", str(FIXTURES), "--db", url, "--site", SITE]
+                result = CliRunner().invoke(main, args)
+                assert result.exit_code == 0, result.output
+                engine = make_engine(url)
+                reference_snapshots[kind] = clinical_snapshot(engine)
+                engine.dispose()
+        return reference_snapshots[kind]  # type: ignore[no-any-return]
+
+    return build
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """An empty registry on SQLite, for tests whose subject does not depend on the database."""
+    path = tmp_path / "registry.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

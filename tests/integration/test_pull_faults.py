@@ -28,18 +28,16 @@ def faulty_config(directory: Path, server: str, **pull: Any) -> Path:
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["rest", "bulk"])
 def test_pull_through_faults_equals_a_fault_free_pull(
-    fhir_server: Sekmet, db_url, reference, tmp_path, bulk
+    fhir_server: Sekmet, sqlite_url, reference_for, tmp_path, bulk
 ):
     """Verify that every kind of fault is survived and the registry is the fault-free one."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("faults do not depend on the database")
     with FaultProxy(fhir_server.root, rate=RATE, seed=20251125, stall=STALL) as proxy:
         base = f"{proxy.url}/fhir"
         config = faulty_config(tmp_path, base, export_level="system")
         args = ["--config", str(config)]
         if bulk:
             args += ["--bulk", "--export-dir", str(tmp_path / "export")]
-        result, summary = run_pull(db_url, *args)
+        result, summary = run_pull(sqlite_url, *args)
     assert result.exit_code == 0, result.output
     assert summary["status"] == "completed"
     assert summary["read"] == 4861
@@ -47,4 +45,4 @@ def test_pull_through_faults_equals_a_fault_free_pull(
     # every injected fault cost exactly one retry (none was fatal, none went unnoticed)
     assert summary["http"]["retries"] == sum(proxy.injected.values())
     assert "waiting" in result.stderr
-    assert differences(reference, snapshot_of(db_url)) == {}
+    assert differences(reference_for(sqlite_url), snapshot_of(sqlite_url)) == {}

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -54,17 +53,11 @@ def statuses(db_url: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("bulk", [False, True], ids=["rest", "bulk"])
-def test_kill_9_then_rerun_equals_one_clean_pull(
-    fhir_server: Sekmet, db_url, reference, tmp_path, bulk
-):
-    if bulk and not db_url.startswith("sqlite"):
-        pytest.skip("the bulk resume does not depend on the database")
-    config = write_config(tmp_path, fhir_server.base, export_level="system")
+def kill_and_rerun(server: Sekmet, db_url: str, directory: Path, *extra: str) -> None:
+    """Start a pull, kill -9 it after `KILL_AFTER` resources committed, run it again."""
+    config = write_config(directory, server.base, export_level="system")
     command = [str(MASREG), "pull", "--config", str(config), "--db", db_url]
-    command += ["--batch-size", str(BATCH)]
-    if bulk:
-        command += ["--bulk", "--export-dir", str(tmp_path / "export")]
+    command += ["--batch-size", str(BATCH), *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASREG_")}
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -78,9 +71,24 @@ def test_kill_9_then_rerun_equals_one_clean_pull(
             process.kill()
             process.wait(10)
     assert KILL_AFTER <= committed < 4861
-    if bulk:
-        assert (tmp_path / "export" / "export-state.json").exists()  # resumed, not kicked off
+    if extra:
+        assert (directory / "export" / "export-state.json").exists()  # resumed, not kicked off
     again = subprocess.run(command, env=env, capture_output=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr.decode()
     assert statuses(db_url) == ["interrupted", "completed"]
-    assert differences(reference, snapshot_of(db_url)) == {}
+
+
+def test_kill_9_then_rerun_equals_one_clean_pull(
+    fhir_server: Sekmet, db_url, reference_for, tmp_path
+):
+    kill_and_rerun(fhir_server, db_url, tmp_path)
+    assert differences(reference_for(db_url), snapshot_of(db_url)) == {}
+
+
+def test_kill_9_during_a_bulk_import_resumes_the_same_export(
+    fhir_server: Sekmet, sqlite_url, reference_for, tmp_path
+):
+    kill_and_rerun(
+        fhir_server, sqlite_url, tmp_path, "--bulk", "--export-dir", str(tmp_path / "export")
+    )
+    assert differences(reference_for(sqlite_url), snapshot_of(sqlite_url)) == {}

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
@@ -68,7 +67,7 @@ def run_details(db_url: str) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def test_rest_pull_with_bearer_token_equals_import(
-    fhir_server: Sekmet, db_url, reference, tmp_path
+    fhir_server: Sekmet, db_url, reference_for, tmp_path
 ):
     """Verify that a REST pull gives the registry `masreg import` gives, and says what it did."""
     config = write_config(tmp_path, fhir_server.base)
@@ -80,7 +79,7 @@ def test_rest_pull_with_bearer_token_equals_import(
     # the other patients' ones were dropped (7 AdverseEvents x 8 other patients).
     assert summary["dropped_other_patients"] == 56
     assert any("AdverseEvent" in note for note in summary["notes"])
-    assert differences(reference, snapshot_of(db_url)) == {}
+    assert differences(reference_for(db_url), snapshot_of(db_url)) == {}
     ((kind, status, details),) = run_details(db_url)
     pull = details["pull"]
     assert (kind, status, pull["auth"], pull["mode"]) == ("pull", "completed", "bearer", "rest")
@@ -92,7 +91,9 @@ def test_rest_pull_with_bearer_token_equals_import(
     assert TOKEN not in result.output
 
 
-def test_bulk_pull_at_system_level_equals_import(fhir_server: Sekmet, db_url, reference, tmp_path):
+def test_bulk_pull_at_system_level_equals_import(
+    fhir_server: Sekmet, db_url, reference_for, tmp_path
+):
     """Verify that a Bulk Data pull imports the listed files into the same registry."""
     config = write_config(tmp_path, fhir_server.base, export_level="system")
     export = tmp_path / "export"
@@ -101,7 +102,7 @@ def test_bulk_pull_at_system_level_equals_import(fhir_server: Sekmet, db_url, re
     )
     assert result.exit_code == 0, result.output
     assert (summary["status"], summary["read"], summary["quarantined"]) == ("completed", 4861, 0)
-    assert differences(reference, snapshot_of(db_url)) == {}
+    assert differences(reference_for(db_url), snapshot_of(db_url)) == {}
     ((_, _, details),) = run_details(db_url)
     assert details["pull"]["mode"] == "bulk"
     assert details["pull"]["server_time"]
@@ -109,41 +110,37 @@ def test_bulk_pull_at_system_level_equals_import(fhir_server: Sekmet, db_url, re
 
 
 def test_smart_backend_services_pull_equals_import(
-    fhir_server: Sekmet, smart_key, sqlite_template, reference, tmp_path, db_url
+    fhir_server: Sekmet, smart_key, reference_for, tmp_path, sqlite_url
 ):
     """Verify that SMART Backend Services (RS384 JWT assertion, v2 scopes) works end to end."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("auth does not depend on the database")
     config = write_config(tmp_path, fhir_server.base)
     result, summary = run_pull(
-        db_url, "--config", str(config), "--auth", "smart", "--client-id", SMART_CLIENT,
+        sqlite_url, "--config", str(config), "--auth", "smart", "--client-id", SMART_CLIENT,
         "--key", str(smart_key[0]), "--key-id", KID,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert summary["status"] == "completed"
     assert summary["http"]["reauthorizations"] == 0
-    assert differences(reference, snapshot_of(db_url)) == {}
-    assert run_details(db_url)[0][2]["pull"]["auth"] == "smart"
+    assert differences(reference_for(sqlite_url), snapshot_of(sqlite_url)) == {}
+    assert run_details(sqlite_url)[0][2]["pull"]["auth"] == "smart"
 
 
 def test_basic_auth_pull_of_an_id_file_brings_only_those_patients(
-    fhir_server: Sekmet, db_url, tmp_path, monkeypatch
+    fhir_server: Sekmet, sqlite_url, tmp_path, monkeypatch
 ):
     """Verify that a cohort file (an id and an MRN) pulls those two patients and nobody else."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("auth does not depend on the database")
     ids = tmp_path / "cohort.txt"
     ids.write_text("# two patients\nmas-02\nhttp://hospital.example.org/mrn|MAS-07\n")
     config = write_config(tmp_path, fhir_server.base)
     monkeypatch.setenv("MASREG_BASIC_PASSWORD", BASIC[1])
     result, summary = run_pull(
-        db_url, "--config", str(config), "--auth", "basic", "--basic-user", BASIC[0],
+        sqlite_url, "--config", str(config), "--auth", "basic", "--basic-user", BASIC[0],
         "--cohort", f"ids:{ids}",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert summary["cohort_size"] == 2
     assert summary["quarantined"] == 0
-    engine = make_engine(db_url)
+    engine = make_engine(sqlite_url)
     source, observation = tables.SOURCE_RECORD, tables.OBSERVATION
     with engine.connect() as conn:
         patients = set(
@@ -156,13 +153,11 @@ def test_basic_auth_pull_of_an_id_file_brings_only_those_patients(
 
 
 def test_wrong_token_fails_with_exit_2_and_no_secret_in_the_message(
-    fhir_server: Sekmet, db_url, tmp_path
+    fhir_server: Sekmet, sqlite_url, tmp_path
 ):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("auth does not depend on the database")
     config = write_config(tmp_path, fhir_server.base)
     (tmp_path / "token.txt").write_text("not-the-token")
-    result, _ = run_pull(db_url, "--config", str(config))
+    result, _ = run_pull(sqlite_url, "--config", str(config))
     assert result.exit_code == 2
     assert "401" in result.stderr
     assert "not-the-token" not in result.output

@@ -6,7 +6,6 @@ import json
 import time
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from registry import tables
@@ -16,8 +15,8 @@ from tests.integration.sekmet import SMART_CLIENT, Sekmet, read_ndjson
 from tests.integration.test_pull_sekmet import run_pull, write_config
 
 
-def stored_ids(db_url: str, resource_type: str) -> set[str]:
-    engine = make_engine(db_url)
+def stored_ids(sqlite_url: str, resource_type: str) -> set[str]:
+    engine = make_engine(sqlite_url)
     source = tables.SOURCE_RECORD
     with engine.connect() as conn:
         stmt = select(source.c.resource_id).where(source.c.resource_type == resource_type)
@@ -26,14 +25,14 @@ def stored_ids(db_url: str, resource_type: str) -> set[str]:
     return found
 
 
-def test_group_cohort_by_bulk_export_with_smart(fhir_server: Sekmet, smart_key, db_url, tmp_path):
+def test_group_cohort_by_bulk_export_with_smart(
+    fhir_server: Sekmet, smart_key, sqlite_url, tmp_path
+):
     """Verify a Group-level export under SMART auth, with the Medication it does not export read.
 
     SEKMET checks scopes per type, and its bulk status and file URLs have no type: they need
     ``system/*.rs``, which the site asks for with --scope.
     """
-    if not db_url.startswith("sqlite"):
-        pytest.skip("auth and export levels do not depend on the database")
     group = {
         "resourceType": "Group",
         "id": "emapalumab-study",
@@ -44,31 +43,29 @@ def test_group_cohort_by_bulk_export_with_smart(fhir_server: Sekmet, smart_key, 
     fhir_server.put_all([group])
     config = write_config(tmp_path, fhir_server.base)
     result, summary = run_pull(
-        db_url, "--config", str(config), "--auth", "smart", "--client-id", SMART_CLIENT,
+        sqlite_url, "--config", str(config), "--auth", "smart", "--client-id", SMART_CLIENT,
         "--key", str(smart_key[0]), "--key-id", KID, "--scope", "system/*.rs",
         "--cohort", "group:emapalumab-study", "--bulk", "--export-dir", str(tmp_path / "x"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert summary["cohort_size"] == 2
-    assert stored_ids(db_url, "Patient") == {"mas-05", "mas-06"}
-    assert stored_ids(db_url, "Medication") == {"mas05-med-prednisone"}  # read: not exported
+    assert stored_ids(sqlite_url, "Patient") == {"mas-05", "mas-06"}
+    assert stored_ids(sqlite_url, "Medication") == {"mas05-med-prednisone"}  # read: not exported
     assert summary["quarantined"] == 0
     expected = sum(
         1
         for r in read_ndjson(FIXTURES)
         if r["resourceType"] == "Observation" and r["subject"]["reference"][-6:] in group_ids()
     )
-    assert len(stored_ids(db_url, "Observation")) == expected
+    assert len(stored_ids(sqlite_url, "Observation")) == expected
 
 
 def group_ids() -> set[str]:
     return {"mas-05", "mas-06"}
 
 
-def test_since_auto_fetches_only_what_changed(make_server, db_url, tmp_path):
+def test_since_auto_fetches_only_what_changed(make_server, sqlite_url, tmp_path):
     """Verify `--since auto`: the second pull asks for changes only and stores the new version."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("incremental selection does not depend on the database")
     mine = [r for r in read_ndjson(FIXTURES) if _of(r) == "mas-03"]
     server = make_server(mine)
     cohort = tmp_path / "cohort.txt"
@@ -77,16 +74,16 @@ def test_since_auto_fetches_only_what_changed(make_server, db_url, tmp_path):
     # The server time is the Date header, to the second, rounded down: what was written in the
     # same second is fetched again by the next pull (safe, but not what this test counts).
     time.sleep(1.1)
-    first, summary = run_pull(db_url, "--config", str(config))
+    first, summary = run_pull(sqlite_url, "--config", str(config))
     assert first.exit_code == 0, first.output
     assert summary["read"] == len(mine)
     changed = next(r for r in mine if r["resourceType"] == "Observation")
     server.put_all([{**changed, "status": "amended"}])
-    second, summary = run_pull(db_url, "--config", str(config))
+    second, summary = run_pull(sqlite_url, "--config", str(config))
     assert second.exit_code == 0, second.output
     assert summary["read"] == 2  # the Patient (always read) and the amended Observation
     assert (summary["updated"], summary["unchanged"]) == (1, 1)
-    engine = make_engine(db_url)
+    engine = make_engine(sqlite_url)
     run = tables.INGEST_RUN
     with engine.connect() as conn:
         details = [json.loads(d) for d in conn.scalars(select(run.c.details).order_by(run.c.id))]
