@@ -62,6 +62,13 @@ class FaultProxy:
             self.injected[fault] += 1
             return fault
 
+    def cancel(self, fault: str) -> None:
+        """Take back a fault that could not be injected (nothing to truncate in an empty body)."""
+        with self.lock:
+            self.injected[fault] -= 1
+            self.injected += Counter()  # drop zero counts
+            self.forwarded += 1
+
     def rewrite(self, data: bytes) -> bytes:
         return data.replace(self.upstream.encode(), self.url.encode())
 
@@ -95,6 +102,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self._reset()
             else:
                 status, headers, data = self._forward(body)
+                if fault == "truncate" and len(data) < 2:
+                    proxy.cancel(fault)
+                    fault = None
                 self._send(status, headers, data, truncate=fault == "truncate")
             self.close_connection = True
 
@@ -126,7 +136,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data[: len(data) // 2] if truncate and len(data) > 1 else data)
+            self.wfile.write(data[: len(data) // 2] if truncate else data)
             self.wfile.flush()
             if truncate:
                 self._reset()
