@@ -68,6 +68,7 @@ class FaultProxy:
             self.injected[fault] -= 1
             self.injected += Counter()  # drop zero counts
             self.forwarded += 1
+            self._turn -= 1  # the next fault is this one again
 
     def rewrite(self, data: bytes) -> bytes:
         return data.replace(self.upstream.encode(), self.url.encode())
