@@ -36,3 +36,17 @@ def differences(expected: dict[str, list[Any]], actual: dict[str, list[Any]]) ->
         if left != right or len(expected.get(table, [])) != len(actual.get(table, [])):
             out[table] = {"missing": len(left - right), "extra": len(right - left)}
     return out
+
+
+# Report fields that point into the lineage (row ids, source record ids and their lastUpdated):
+# they differ between a pull and an import by construction.
+REPORT_LINEAGE = frozenset({"record_ids", "row_id", "adverse_event_id", "last_updated"})
+
+
+def without_lineage(value: Any) -> Any:
+    """A `masreg report --format json` document without its lineage fields."""
+    if isinstance(value, dict):
+        return {k: without_lineage(v) for k, v in value.items() if k not in REPORT_LINEAGE}
+    if isinstance(value, list):
+        return [without_lineage(item) for item in value]
+    return value

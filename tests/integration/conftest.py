@@ -144,6 +144,20 @@ def reference_for(
     return build
 
 
+@pytest.fixture(scope="session")
+def reference_report(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Any:
+    """`masreg report --format json` of `masreg import fixtures/nine_patients` (SQLite)."""
+    directory = tmp_path_factory.mktemp("report")
+    with scratch_registry("sqlite", directory, sqlite_template) as url:
+        runner = CliRunner()
+        imported = runner.invoke(main, ["import", str(FIXTURES), "--db", url, "--site", SITE])
+        assert imported.exit_code == 0, imported.output
+        out = directory / "report.json"
+        result = runner.invoke(main, ["report", "--db", url, "--format", "json", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     """An empty registry on SQLite, for tests whose subject does not depend on the database."""

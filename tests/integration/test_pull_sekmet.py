@@ -15,7 +15,7 @@ from sqlalchemy import select
 from registry import tables
 from registry.cli import main
 from registry.db import make_engine
-from tests.integration.compare import clinical_snapshot, differences
+from tests.integration.compare import clinical_snapshot, differences, without_lineage
 from tests.integration.conftest import KID, SITE
 from tests.integration.sekmet import BASIC, SMART_CLIENT, TOKEN, Sekmet
 
@@ -123,6 +123,24 @@ def test_smart_backend_services_pull_equals_import(
     assert summary["http"]["reauthorizations"] == 0
     assert differences(reference_for(sqlite_url), snapshot_of(sqlite_url)) == {}
     assert run_details(sqlite_url)[0][2]["pull"]["auth"] == "smart"
+
+
+def test_report_of_a_pull_equals_the_report_of_the_import(
+    fhir_server: Sekmet, sqlite_url, reference_report, tmp_path
+):
+    """Verify issue 4's criterion: `masreg report` after a pull is the report of the import.
+
+    Only lineage differs (row and source record ids, the server's lastUpdated).
+    """
+    config = write_config(tmp_path, fhir_server.base)
+    result, _ = run_pull(sqlite_url, "--config", str(config))
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "report.json"
+    args = ["report", "--db", sqlite_url, "--format", "json", "--out", str(out)]
+    report = CliRunner().invoke(main, args)
+    assert report.exit_code == 0, report.output
+    pulled = json.loads(out.read_text(encoding="utf-8"))
+    assert without_lineage(pulled) == without_lineage(reference_report)
 
 
 def test_basic_auth_pull_of_an_id_file_brings_only_those_patients(
