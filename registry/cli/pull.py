@@ -96,8 +96,11 @@ def pull_command(
 ) -> None:
     """Pull the study cohort from a FHIR server into the registry."""
     flags["scopes"] = flags["scopes"] or None
-    # urllib3 logs every URL with its query string at DEBUG: queries hold patient ids.
+    # urllib3 logs every URL with its query string at DEBUG: queries hold patient ids. The retry
+    # warnings of adapter.http quote the server's OperationOutcome text, which can echo them;
+    # retries are shown by _on_retry (status and wait only) and counted in the run record.
     logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger().level))
+    logging.getLogger("adapter.http").setLevel(logging.ERROR)
     with handled():
         toml = read_toml(config_file) if config_file else {}
         base = config_file.parent if config_file else None

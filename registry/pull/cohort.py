@@ -18,7 +18,7 @@ from adapter.errors import ConfigError, HTTPError, PagingError
 from adapter.items import type_and_id
 from adapter.terminology import Terminology
 from registry.pull import resources as rt
-from registry.pull.report import Incomplete, PullReport
+from registry.pull.report import Incomplete, PullReport, redact
 from registry.pull.search import ignored_params, read_exact, search
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,8 @@ def _from_file(client: FhirClient, path: Path, report: PullReport) -> set[str]:
         try:
             found = _by_identifier(client, line, report)
         except (HTTPError, PagingError) as exc:
-            report.add_incomplete(Incomplete("cohort Patient", f"line {number}: {exc}"))
+            reason = redact(str(exc), line, *line.split("|"))
+            report.add_incomplete(Incomplete("cohort Patient", f"line {number}: {reason}"))
             continue
         if len(found) == 1:
             ids.update(found)

@@ -22,7 +22,7 @@ from adapter.paging import Resource
 from adapter.terminology import Terminology
 from registry.pull import resources as rt
 from registry.pull.config import PullSettings
-from registry.pull.report import Incomplete, PullReport
+from registry.pull.report import Incomplete, PullReport, redact
 from registry.pull.search import ignored_params, make_item, read_exact, search
 
 logger = logging.getLogger(__name__)
@@ -192,8 +192,9 @@ class PatientFetcher:
         return to_item(resource, self._client.base_url, locator, self._release)
 
     def _incomplete(self, kind: str, patient_id: str, index: int, exc: Exception) -> None:
-        logger.warning("%s of patient %d could not be fetched: %s", kind, index, exc)
-        self._report.add_incomplete(Incomplete(kind, str(exc), patient_id, index))
+        reason = redact(str(exc), patient_id)
+        logger.warning("%s of patient %d could not be fetched: %s", kind, index, reason)
+        self._report.add_incomplete(Incomplete(kind, reason, patient_id, index))
 
 
 def to_item(resource: Resource, origin: str, locator: str, release: str) -> Item:

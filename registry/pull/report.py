@@ -16,6 +16,17 @@ from adapter.paging import SearchResults
 _SEARCH_FIELDS = ("searches", "pages", "matches", "includes", "duplicates", "dropped", "reads")
 
 
+def redact(text: str, *values: str) -> str:
+    """Replace patient identifiers in a text (servers echo them in OperationOutcomes).
+
+    >>> redact("Patient/mas-01 not found", "mas-01")
+    'Patient/{id} not found'
+    """
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, "{id}")
+    return text
+
+
 @dataclass(frozen=True)
 class Incomplete:
     """Why part of a pull may be missing: a type, the patient (index and id) and the reason."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from typing import Any
 
 import pytest
@@ -168,3 +170,14 @@ def test_a_resource_found_by_two_category_searches_is_kept_once(server, clock):
     items, report = fetch_one(server, clock, observation_categories=("laboratory", "vital-signs"))
     assert ids(items).count("Observation/o5") == 1
     assert report.by_type["Observation"]["searches"] == 2
+
+
+def test_a_server_message_echoing_the_patient_id_is_redacted(server, clock):
+    text = "Patient/p7 is locked for p7"
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error",
+            "code": "processing", "details": {"text": text}}]}  # fmt: skip
+    server.queued["/R4/Patient/p7"] = deque([(409, {}, json.dumps(body).encode())])
+    _, report = fetch_one(server, clock, patient_id="p7")
+    (message,) = report.messages()
+    assert "Patient/{id} is locked for {id}" in message
+    assert "p7" not in message
