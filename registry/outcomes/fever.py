@@ -6,7 +6,7 @@ or the end of follow-up; the reading chosen is the highest in [t - hours, t], la
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Integer, String, and_, cast, func, literal, select, union_all
@@ -28,9 +28,8 @@ def fever_key(slot: str, hours: int) -> str:
     return f"{slot}@{hours}h"
 
 
-def _readings(protocol: Protocol, sites: Sequence[str]) -> Any:
+def _readings(protocol: Protocol, timeline: Any) -> Any:
     """Valid temperature readings of patients with a T0, on the instant axis."""
-    timeline = index_sql.eof_subquery(protocol, sites, index_sql.index_subquery(protocol, sites))
     at = st.instant(OBS.c.effective_at, OBS.c.effective_precision, timeline.c.utc_offset)
     day = st.study_day(
         at, OBS.c.effective_precision, timeline.c.utc_offset, timeline.c.t0, timeline.c.t0_day
@@ -60,9 +59,9 @@ def _readings(protocol: Protocol, sites: Sequence[str]) -> Any:
     )
 
 
-def fever_statement(protocol: Protocol, sites: Sequence[str], hours: Iterable[int]) -> Any:
+def fever_statement(protocol: Protocol, timeline: Any, hours: Iterable[int]) -> Any:
     """The highest reading per patient and (slot, hours), with lineage."""
-    temps = _readings(protocol, sites)
+    temps = _readings(protocol, timeline)
     refs: list[tuple[str, Any]] = [("baseline", temps.c.t0)]
     refs += [(t.name, temps.c.t0 + t.day * st.DAY) for t in protocol.timepoints]
     refs.append((EOF_SLOT, temps.c.eof))
@@ -109,7 +108,7 @@ def fever_statement(protocol: Protocol, sites: Sequence[str], hours: Iterable[in
 def select_fever(
     conn: Connection,
     protocol: Protocol,
-    sites: Sequence[str],
+    timeline: Any,
     hours: Iterable[int],
     into: dict[Key, PatientValues],
 ) -> None:
@@ -117,6 +116,6 @@ def select_fever(
     spans = sorted(set(hours))
     if not spans:
         return
-    for row in conn.execute(fever_statement(protocol, sites, spans)):
+    for row in conn.execute(fever_statement(protocol, timeline, spans)):
         values = into.setdefault((row.site, row.patient_source_id), PatientValues())
         values.fever[row.slot] = value_from_row(row, ())

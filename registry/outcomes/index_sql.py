@@ -8,28 +8,38 @@ Observation, MedicationAdministration (end if given), Encounter end or death, up
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     ColumnElement,
     CompoundSelect,
+    Connection,
+    Index,
     Integer,
+    MetaData,
     Select,
     String,
     Subquery,
+    Table,
     and_,
     case,
     func,
+    insert,
     literal,
     select,
+    text,
     union_all,
 )
 
 from registry import tables
 from registry.outcomes import sqltime as st
 from registry.outcomes.protocol import Protocol
+from registry.types import UTCDateTime
 
 OBS = tables.OBSERVATION
 MA = tables.MEDICATION_ADMINISTRATION
@@ -210,3 +220,45 @@ def _eof_join(protocol: Protocol, index: Subquery, ends: Subquery) -> Subquery:
         .outerjoin(latest, and_(latest.c.site == index.c.site, latest.c.pid == index.c.pid))
         .subquery("patient_timeline")
     )
+
+
+# The patient timeline, computed once per report: T0 and the end of follow-up are read by every
+# selection (values, temperatures) and by the listing, so a temporary table saves recomputing
+# the end of follow-up (a pass over every observation) several times.
+PATIENT_TIMELINE = Table(
+    "masreg_patient_timeline",
+    MetaData(),
+    Column("site", String(64), nullable=False),
+    Column("pid", String(64), nullable=False),
+    Column("t0", BigInteger, nullable=False),
+    Column("t0_day", BigInteger, nullable=False),
+    Column("utc_offset", Integer, nullable=False),
+    Column("t0_precision", String(16)),
+    Column("t0_kind", String(16), nullable=False),
+    Column("t0_row_id", Integer, nullable=False),
+    Column("sex", String(16)),
+    Column("deceased_at", UTCDateTime()),
+    Column("deceased_precision", String(16)),
+    Column("eof", BigInteger, nullable=False),
+    Index("ix_masreg_patient_timeline", "site", "pid", unique=True),
+    prefixes=["TEMPORARY"],
+)
+
+
+def timeline_subquery(protocol: Protocol, sites: Sequence[str]) -> Subquery:
+    """T0 and end of follow-up per patient as a subquery (recomputed wherever it is used)."""
+    return eof_subquery(protocol, sites, index_subquery(protocol, sites))
+
+
+@contextmanager
+def patient_timeline(conn: Connection, protocol: Protocol, sites: Sequence[str]) -> Iterator[Table]:
+    """Fill a temporary table with each patient's T0 and end of follow-up, for one report."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {PATIENT_TIMELINE.name}"))
+    PATIENT_TIMELINE.create(conn)
+    source = timeline_subquery(protocol, sites)
+    names = [c.name for c in PATIENT_TIMELINE.columns]
+    conn.execute(insert(PATIENT_TIMELINE).from_select(names, select(*(source.c[n] for n in names))))
+    try:
+        yield PATIENT_TIMELINE
+    finally:
+        PATIENT_TIMELINE.drop(conn)

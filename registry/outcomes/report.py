@@ -21,6 +21,7 @@ from adapter.terminology import Terminology
 from registry import tables
 from registry.outcomes import (
     fever,
+    index_sql,
     infection_rows,
     infections,
     labs,
@@ -138,10 +139,11 @@ def build_report(
     conn: Connection, protocol: Protocol, *, sites: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Compute every outcome of the protocol and assemble the report."""
-    cohort = timeline.load_index_events(conn, protocol, sites)
-    analytes = response.needed_analytes(protocol) | set(protocol.section("labs")["analytes"])
-    values = timeline.select_values(conn, protocol, sites, analytes)
-    fever.select_fever(conn, protocol, sites, response.fever_hours(protocol), values)
+    with index_sql.patient_timeline(conn, protocol, sites) as timeline_table:
+        cohort = timeline.load_index_events(conn, timeline_table)
+        analytes = response.needed_analytes(protocol) | set(protocol.section("labs")["analytes"])
+        values = timeline.select_values(conn, protocol, timeline_table, analytes)
+        fever.select_fever(conn, protocol, timeline_table, response.fever_hours(protocol), values)
     canonical = _canonical(protocol)
     empty = PatientValues()
     verdicts = {

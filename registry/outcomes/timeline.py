@@ -12,7 +12,7 @@ Only the chosen rows come back to Python, with their source resource and version
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -42,11 +42,12 @@ EOF_SLOT = "end_of_follow_up"
 Key = tuple[str, str]
 
 
-def load_index_events(
-    conn: Connection, protocol: Protocol, sites: Sequence[str]
-) -> list[IndexEvent]:
-    """T0 and end of follow-up of every patient with an index event, ordered by site and id."""
-    timeline = index_sql.eof_subquery(protocol, sites, index_sql.index_subquery(protocol, sites))
+def load_index_events(conn: Connection, timeline: Any) -> list[IndexEvent]:
+    """T0 and end of follow-up of every patient with an index event, ordered by site and id.
+
+    `timeline` is `index_sql.patient_timeline(...)` (a temporary table) or
+    `index_sql.timeline_subquery(...)`.
+    """
     rows = conn.execute(
         select(timeline, SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated)
         .outerjoin(SR, SR.c.id == timeline.c.t0_row_id)
@@ -82,30 +83,15 @@ def _date_only_shift(precision: str, offset: int) -> Any:
     return timedelta(seconds=offset) if precision in st.DATE_ONLY else timedelta(0)
 
 
-def _candidates(protocol: Protocol, sites: Sequence[str], analytes: Iterable[str]) -> Any:
-    """Valid values of the analytes, placed on the study-day axis and tagged with their slots."""
-    timeline = index_sql.eof_subquery(protocol, sites, index_sql.index_subquery(protocol, sites))
-    base = protocol.section("baseline")
-    lookback = int(protocol.section("end_of_follow_up")["lookback_days"]) * st.DAY
+def _placed(protocol: Protocol, timeline: Any, analytes: Iterable[str]) -> Any:
+    """Valid values with their instant and study day, computed once per row (materialized)."""
     off = timeline.c.utc_offset
     at = st.instant(OBS.c.effective_at, OBS.c.effective_precision, off)
-    day = st.study_day(at, OBS.c.effective_precision, off, timeline.c.t0, timeline.c.t0_day)
-    points = protocol.timepoints
-    week = case(*[(day.between(t.first_day, t.last_day), t.name) for t in points], else_=None)
-    target = case(*[(day.between(t.first_day, t.last_day), t.day) for t in points], else_=None)
-    in_base = case(
-        (st.is_date_only(OBS.c.effective_precision), day.between(-base["lookback_days"], 0)),
-        else_=and_(
-            at >= timeline.c.t0 - int(base["lookback_days"]) * st.DAY,
-            at <= timeline.c.t0 + int(base["allow_post_dose_baseline_hours"]) * 3600,
-        ),
-    )
-    in_eof = and_(at > timeline.c.t0, at <= timeline.c.eof, at >= timeline.c.eof - lookback)
+    dated = case((st.is_date_only(OBS.c.effective_precision), 1), else_=0)
     cols = (OBS.c.id, OBS.c.site, OBS.c.patient_source_id.label("pid"), OBS.c.analyte)
     stmt = (
-        select(*cols, at.label("at"), day.label("day"), week.label("week"))
-        .add_columns(func.abs(day - target).label("dist"), in_base.label("in_base"))
-        .add_columns(in_eof.label("in_eof"))
+        select(*cols, at.label("at"), dated.label("date_only"), off.label("off"))
+        .add_columns(timeline.c.t0, timeline.c.t0_day, timeline.c.eof)
         .join(
             timeline, and_(timeline.c.site == OBS.c.site, timeline.c.pid == OBS.c.patient_source_id)
         )
@@ -116,6 +102,36 @@ def _candidates(protocol: Protocol, sites: Sequence[str], analytes: Iterable[str
             OBS.c.value.is_not(None),
             *([OBS.c.effective_at <= protocol.data_cutoff] if protocol.data_cutoff else []),
         )
+    )
+    # MATERIALIZED keeps SQLite from inlining the epoch arithmetic into every use below.
+    return stmt.cte("placed_values").prefix_with("MATERIALIZED")
+
+
+def _candidates(protocol: Protocol, timeline: Any, analytes: Iterable[str]) -> Any:
+    """Valid values of the analytes, placed on the study-day axis and tagged with their slots."""
+    placed = _placed(protocol, timeline, analytes)
+    base = protocol.section("baseline")
+    lookback = int(protocol.section("end_of_follow_up")["lookback_days"]) * st.DAY
+    at = placed.c.at
+    day = case(
+        (placed.c.date_only == 1, st.local_day(at, placed.c.off) - placed.c.t0_day),
+        else_=st.floor_div(at - placed.c.t0, st.DAY),
+    )
+    points = protocol.timepoints
+    week = case(*[(day.between(t.first_day, t.last_day), t.name) for t in points], else_=None)
+    target = case(*[(day.between(t.first_day, t.last_day), t.day) for t in points], else_=None)
+    in_base = case(
+        (placed.c.date_only == 1, day.between(-base["lookback_days"], 0)),
+        else_=and_(
+            at >= placed.c.t0 - int(base["lookback_days"]) * st.DAY,
+            at <= placed.c.t0 + int(base["allow_post_dose_baseline_hours"]) * 3600,
+        ),
+    )
+    in_eof = and_(at > placed.c.t0, at <= placed.c.eof, at >= placed.c.eof - lookback)
+    stmt = (
+        select(placed.c.id, placed.c.site, placed.c.pid, placed.c.analyte, at, day.label("day"))
+        .add_columns(week.label("week"), func.abs(day - target).label("dist"))
+        .add_columns(in_base.label("in_base"), in_eof.label("in_eof"))
     )
     return stmt.cte("slot_candidates")
 
@@ -142,11 +158,9 @@ def _ranked(cand: Any) -> Any:
     return select(slots, rank.label("rn")).subquery("ranked")
 
 
-def selection_statement(
-    protocol: Protocol, sites: Sequence[str], analytes: Iterable[str]
-) -> Select[Any]:
+def selection_statement(protocol: Protocol, timeline: Any, analytes: Iterable[str]) -> Select[Any]:
     """The SQL that returns the chosen value per patient, analyte and slot, with lineage."""
-    ranked = _ranked(_candidates(protocol, sites, analytes))
+    ranked = _ranked(_candidates(protocol, timeline, analytes))
     return (
         select(
             ranked.c.slot,
@@ -177,12 +191,12 @@ def selection_statement(
 
 
 def select_values(
-    conn: Connection, protocol: Protocol, sites: Sequence[str], analytes: Iterable[str]
+    conn: Connection, protocol: Protocol, timeline: Any, analytes: Iterable[str]
 ) -> dict[Key, PatientValues]:
     """The chosen values of every patient, per slot (baseline, time points, end of follow-up)."""
     out: dict[Key, PatientValues] = {}
     derived: dict[int, list[Any]] = {}
-    for row in conn.execute(selection_statement(protocol, sites, analytes)):
+    for row in conn.execute(selection_statement(protocol, timeline, analytes)):
         key = (row.site, row.patient_source_id)
         values = out.setdefault(key, PatientValues())
         value = value_from_row(row, ())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.outcomes import safety, timeline
+from registry.outcomes import index_sql, safety, timeline
 from tests.factories import meta, patient
 from tests.registry.outcomes.conftest import ema, load
 
@@ -47,7 +47,7 @@ def test_serious_adverse_events_with_criteria(engine, protocol, tmp_path):
     """Verify 5.2: serious by code (either spelling) or fatal outcome; potential never counts."""
     load(engine, tmp_path, RESOURCES)
     with engine.connect() as conn:
-        cohort = timeline.load_index_events(conn, protocol, [])
+        cohort = timeline.load_index_events(conn, index_sql.timeline_subquery(protocol, []))
         events = safety.load_adverse_events(conn, [])
     result = safety.summarise(cohort, events, protocol.section("adverse_events"))
     sae = result["serious_adverse_events"]

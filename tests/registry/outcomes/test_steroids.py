@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from registry.outcomes import steroid_rows, steroids, timeline
+from registry.outcomes import index_sql, steroid_rows, steroids, timeline
 from tests.factories import administration, meta, patient
 from tests.registry.outcomes.conftest import ema, load
 
@@ -72,7 +72,7 @@ RESOURCES = [
 def _courses(engine, protocol, tmp_path):
     load(engine, tmp_path, RESOURCES)
     with engine.connect() as conn:
-        events = timeline.load_index_events(conn, protocol, [])
+        events = timeline.load_index_events(conn, index_sql.timeline_subquery(protocol, []))
         given = steroid_rows.load_given(conn, protocol, [])
         orders = steroid_rows.load_instructions(conn, protocol, [])
         weights = steroid_rows.load_weights(conn, protocol, [])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.outcomes import timeline
+from registry.outcomes import index_sql, timeline
 from tests.factories import meta, observation, patient
 from tests.registry.outcomes.conftest import ema, load
 
@@ -51,9 +51,9 @@ RESOURCES = [
 
 def _select(engine, protocol, tmp_path):
     load(engine, tmp_path, RESOURCES)
-    with engine.connect() as conn:
-        events = timeline.load_index_events(conn, protocol, [])
-        values = timeline.select_values(conn, protocol, [], ["ferritin", "TG"])
+    with engine.connect() as conn, index_sql.patient_timeline(conn, protocol, []) as table:
+        events = timeline.load_index_events(conn, table)
+        values = timeline.select_values(conn, protocol, table, ["ferritin", "TG"])
     return events, values[("local", "p1")]
 
 
