@@ -132,6 +132,22 @@ def _weight(day: date, weights: Sequence[tuple[date, float, int]], lookback: int
     return found[-1] if found else None
 
 
+def _coverage(
+    orders: Sequence[Instruction], first: date, last: date
+) -> dict[date, list[Instruction]]:
+    """The instructions covering each day of [first, last] (an open end runs to `last`)."""
+    cover: dict[date, list[Instruction]] = defaultdict(list)
+    for o in orders:
+        if o.first is None:
+            continue
+        day = max(o.first, first)
+        end = min(o.last or last, last)
+        while day <= end:
+            cover[day].append(o)
+            day += timedelta(days=1)
+    return cover
+
+
 def course(
     protocol: Protocol,
     event: IndexEvent,
@@ -144,23 +160,28 @@ def course(
     by_day, kept, excluded = _eligible(given, orders, cfg)
     t0_day = event.t0_date
     first = t0_day - timedelta(days=max(int(cfg["pulse_lookback_days"]), 7))
+    last = event.local_date_of(event.end_of_follow_up)
+    cover = _coverage(kept, first, last)
+    pulse_drug, pulse_min = str(cfg["pulse_drug"]), Fraction(str(cfg["pulse_min_mg"]))
+    lookback = int(cfg["weight_lookback_days"])
+    memo: dict[tuple[int, ...], Any] = {}
     days = []
-    for offset in range((event.local_date_of(event.end_of_follow_up) - first).days + 1):
+    for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
-        drugs = _day_drugs(day, by_day, kept, cfg)
-        total = sum((eq for _k, _mg, eq, _ids in drugs.values()), Fraction(0))
-        pulse_mg = drugs.get(str(cfg["pulse_drug"]), ("", Fraction(0)))[1]
-        kg = _weight(day, weights, int(cfg["weight_lookback_days"]))
-        days.append(
-            DayDose(
-                day,
-                (day - t0_day).days,
-                total,
-                None if kg is None else total / Fraction(str(kg)),
-                pulse_mg >= Fraction(str(cfg["pulse_min_mg"])),
-                tuple((d, k, ids) for d, (k, _mg, _eq, ids) in sorted(drugs.items())),
-            )
-        )
+        covering = cover.get(day, [])
+        key = tuple(o.row_id for o in covering)
+        if day in by_day or key not in memo:
+            drugs = _day_drugs(day, by_day, covering, cfg)
+            total = sum((eq for _k, _mg, eq, _ids in drugs.values()), Fraction(0))
+            pulse = drugs.get(pulse_drug, ("", Fraction(0)))[1] >= pulse_min
+            sources = tuple((d, k, ids) for d, (k, _mg, _eq, ids) in sorted(drugs.items()))
+            if day not in by_day:
+                memo[key] = (total, pulse, sources)
+        else:
+            total, pulse, sources = memo[key]
+        kg = _weight(day, weights, lookback)
+        per_kg = None if kg is None else total / Fraction(str(kg))
+        days.append(DayDose(day, (day - t0_day).days, total, per_kg, pulse, sources))
     by_study_day = {d.study_day: d for d in days}
     return SteroidCourse(
         days=tuple(days),
