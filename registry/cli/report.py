@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,41 +12,29 @@ from sqlalchemy import Connection
 from registry.cli import db_option, handled, main, open_engine
 from registry.outcomes.protocol import Protocol, load_protocol
 from registry.outcomes.report import build_report
-from registry.outcomes.table import render_table
+from registry.render import TEXT_FORMATS, render
 
 F = TypeVar("F", bound=Callable[..., Any])
-FORMATS = ("table", "json", "csv", "markdown", "html")
-READY = ("table", "json")
-
-
-class NotYet(click.ClickException):
-    """A report format that is accepted but not implemented yet (bad usage: exit 2)."""
-
-    exit_code = 2
 
 
 def output_options(func: F) -> F:
     """The shared `--format` and `--out` options of `report` and `demo`."""
     func = click.option(
         "--out",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=str),
         default=None,
-        help="Write the report to this file instead of stdout.",
+        help="Write the report to this file instead of stdout; with --format csv, a folder "
+        "(existing, or ending in /) gets one CSV file per table.",
     )(func)
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMATS),
+        type=click.Choice(TEXT_FORMATS),
         default="table",
         show_default=True,
-        help="table (terminal) or json (the stable JSON report); csv, markdown, html: not yet.",
+        help="table (terminal), json (the stable JSON report), csv (the tables), markdown "
+        "(GitHub tables) or html (one self-contained file with the plots).",
     )(func)
-
-
-def check_format(fmt: str) -> None:
-    """Refuse the formats a later release renders."""
-    if fmt not in READY:
-        raise NotYet(f"--format {fmt} is not available yet; use --format table or json")
 
 
 def compute(conn: Connection, protocol: Protocol, sites: tuple[str, ...]) -> dict[str, Any]:
@@ -56,13 +43,25 @@ def compute(conn: Connection, protocol: Protocol, sites: tuple[str, ...]) -> dic
         return build_report(conn, protocol, sites=sites)
 
 
-def emit(report: dict[str, Any], fmt: str, out: Path | None) -> None:
-    """Render the report and write it to stdout or `--out`."""
-    text = render_table(report) if fmt == "table" else json.dumps(report, indent=1) + "\n"
+def _is_folder(out: str) -> bool:
+    return out.endswith("/") or Path(out).is_dir()
+
+
+def emit(report: dict[str, Any], fmt: str, out: str | None) -> None:
+    """Render the report and write it to stdout, `--out FILE` or (CSV) `--out FOLDER`."""
+    if out is not None and _is_folder(out):
+        if fmt != "csv":
+            raise click.UsageError(f"--out {out} is a folder; only --format csv writes to one")
+        from registry.render.csv import write_csv_folder
+
+        written = write_csv_folder(report, Path(out))
+        click.echo(f"report written to {len(written)} CSV files in {out}", err=True)
+        return
+    text = render(report, fmt)
     if out is None:
         click.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    Path(out).write_text(text, encoding="utf-8", newline="")
     click.echo(f"report written to {out}", err=True)
 
 
@@ -78,10 +77,9 @@ def emit(report: dict[str, Any], fmt: str, out: Path | None) -> None:
 )
 @click.option("--site", "sites", multiple=True, help="Only this site (repeatable).")
 def report_command(
-    db_url: str, fmt: str, out: Path | None, protocol_file: Path | None, sites: tuple[str, ...]
+    db_url: str, fmt: str, out: str | None, protocol_file: Path | None, sites: tuple[str, ...]
 ) -> None:
     """Compute the study report: response, remission, labs, steroids, infections, safety."""
-    check_format(fmt)
     with handled():
         protocol = load_protocol(protocol_file)
         with open_engine(db_url) as engine, engine.connect() as conn:

@@ -63,13 +63,6 @@ def test_report_protocol_file_and_refusal(runner, db_url, tmp_path):
     assert "unknown rule set 'nope'" in refused.stderr
 
 
-@pytest.mark.parametrize("fmt", ["csv", "markdown", "html"], ids=["csv", "markdown", "html"])
-def test_report_formats_not_yet_available(runner, fmt):
-    result = runner.invoke(main, ["report", "--format", fmt])
-    assert result.exit_code == 2
-    assert "not available yet" in result.stderr
-
-
 def test_demo_prints_the_papers_numbers(runner):
     """Verify issue 3 item 9: a fresh SQLite registry from the bundled fixture, then the report."""
     result = runner.invoke(main, ["demo"])
