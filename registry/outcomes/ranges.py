@@ -9,6 +9,7 @@ when x >= ULN; anything else a comparator leaves open is undetermined (None).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from registry.outcomes.protocol import Protocol, RefRange
@@ -37,10 +38,11 @@ class Ranges:
         self.protocol = protocol
         self.sex = sex
         self.canonical = canonical
+        self._defaults: dict[tuple[str, str | None], RefRange | None] = {}
 
     def judge(self, value: Value) -> Judged:
         """The range that applies to a value."""
-        codes = frozenset(c.strip() for c in (value.interpretation or "").split(",") if c.strip())
+        codes = _codes(value.interpretation)
         if value.reference_low is not None or value.reference_high is not None:
             return Judged(value.reference_low, value.reference_high, "lab-range", codes)
         if codes & (_ABNORMAL | {"N"}):
@@ -51,10 +53,13 @@ class Ranges:
         return Judged(None, None, "none", codes)
 
     def _default(self, value: Value) -> RefRange | None:
-        unit = self.protocol.reference_unit(value.analyte) or self.canonical.get(value.analyte)
-        if unit is not None and value.unit != unit:
-            return None
-        return self.protocol.reference_range(value.analyte, self.sex)
+        key = (value.analyte, value.unit)
+        if key not in self._defaults:
+            unit = self.protocol.reference_unit(value.analyte) or self.canonical.get(value.analyte)
+            fits = unit is None or value.unit == unit
+            found = self.protocol.reference_range(value.analyte, self.sex) if fits else None
+            self._defaults[key] = found
+        return self._defaults[key]
 
     def is_normal(self, value: Value) -> bool | None:
         """True normal, False abnormal, None undetermined."""
@@ -91,6 +96,12 @@ class Ranges:
         """(LLN, ULN) of a value, None where unknown."""
         judged = self.judge(value)
         return judged.low, judged.high
+
+
+@functools.lru_cache(maxsize=256)
+def _codes(interpretation: str | None) -> frozenset[str]:
+    """Interpretation codes of a value (stored comma-joined)."""
+    return frozenset(c.strip() for c in (interpretation or "").split(",") if c.strip())
 
 
 def _within(x: float, comparator: str | None, low: float | None, high: float | None) -> bool | None:

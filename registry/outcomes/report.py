@@ -33,6 +33,7 @@ from registry.outcomes import (
     timeline,
 )
 from registry.outcomes.protocol import Protocol
+from registry.outcomes.ranges import Ranges
 from registry.outcomes.report_patients import lab_points, patient_entry
 from registry.outcomes.values import IndexEvent, PatientValues, Source
 
@@ -146,10 +147,11 @@ def build_report(
         fever.select_fever(conn, protocol, timeline_table, response.fever_hours(protocol), values)
     canonical = _canonical(protocol)
     empty = PatientValues()
+    by_sex = {sex: Ranges(protocol, sex, canonical) for sex in {ie.sex for ie in cohort}}
     verdicts = {
         name: {
             ie.key: response.assess_patient(
-                protocol, name, ie, values.get(ie.key, empty), canonical
+                protocol, name, ie, values.get(ie.key, empty), canonical, by_sex[ie.sex]
             )
             for ie in cohort
         }

@@ -82,11 +82,15 @@ def assess_patient(
     event: IndexEvent,
     values: PatientValues,
     canonical: Mapping[str, str],
+    ranges: Ranges | None = None,
 ) -> list[Assessment]:
-    """The verdicts of one patient at every slot under one rule set."""
+    """The verdicts of one patient at every slot under one rule set.
+
+    `ranges` (for the patient's sex) may be shared between patients to reuse its lookups.
+    """
     params = protocol.rule_params(rule_set)
     hours = int(params.get("fever_lookback_hours", 72))
-    ranges = Ranges(protocol, event.sex, dict(canonical))
+    ranges = ranges or Ranges(protocol, event.sex, dict(canonical))
     out = []
     for slot, day, moment in slots(protocol, event):
         died = event.deceased_at is not None and event.deceased_at <= moment
