@@ -101,13 +101,12 @@ def export_items(
             continue
         if not item.deleted and not _in_cohort(item, cohort, client.base_url, report):
             continue
+        locator = _locator(item.origin, item.locator, root)
         if item.resource_type == rt.MEDICATION and not item.deleted:
-            medications.offer(item.resource)  # yielded once, below, with the read ones
+            medications.offer(item.resource, locator)  # yielded once, below, with the read ones
             continue
         medications.want(item.resource)
-        yield dataclasses.replace(
-            item, origin=client.base_url, locator=_locator(item.origin, item.locator, root)
-        )
+        yield dataclasses.replace(item, origin=client.base_url, locator=locator)
     yield from medications.items()
 
 

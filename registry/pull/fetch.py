@@ -213,14 +213,14 @@ class MedicationReader:
         self._release = release
         self._report = report
         self._lock = threading.Lock()
-        self._have: dict[str, Resource] = {}
+        self._have: dict[str, tuple[Resource, str]] = {}
         self._wanted: set[str] = set()
 
-    def offer(self, resource: Resource) -> None:
+    def offer(self, resource: Resource, locator: str = "include") -> None:
         """Keep an included (or exported) Medication; other included types are ignored."""
         if resource.get("resourceType") == rt.MEDICATION and isinstance(resource.get("id"), str):
             with self._lock:
-                self._have.setdefault(resource["id"], resource)
+                self._have.setdefault(resource["id"], (resource, locator))
 
     def want(self, resource: Resource) -> None:
         """Note the Medications a resource references."""
@@ -233,8 +233,8 @@ class MedicationReader:
         """Yield every Medication collected, reading the ones the server did not include."""
         with self._lock:
             have, missing = dict(self._have), sorted(self._wanted - set(self._have))
-        for resource in have.values():
-            yield to_item(resource, self._client.base_url, "include", self._release)
+        for resource, locator in have.values():
+            yield to_item(resource, self._client.base_url, locator, self._release)
         read = self._client.map_concurrent(self._read, missing)
         yield from (item for item in read if item is not None)
 
