@@ -251,6 +251,10 @@ def _check_names(settings: Mapping[str, Any]) -> None:
     checks.require_names(
         "analyte", list(settings["rule_sets"]["aosd_remission_ruijin"]["markers"]), analytes
     )
+    transfusion = settings["rule_sets"]["cn_hlh_dep"]["transfusion"]
+    if any(transfusion[k] for k in ("ANC", "PLT", "Hb")):
+        # Refused rather than ignored: the registry maps no transfusion procedures yet.
+        raise ProtocolError("rule_sets.cn_hlh_dep.transfusion exclusions are not supported yet")
     if settings["baseline"]["rule"] != "latest_within_lookback":
         raise ProtocolError("unknown baseline rule (known: latest_within_lookback)")
     if settings["window"]["rule"] != "nearest_study_day_later_on_tie":

@@ -48,9 +48,11 @@ def test_site_variant_merges_over_the_default(tmp_path):
         ('[baseline]\nlookback_days = 3\n', "must set [protocol] name and version"),
         (HEAD + "[protocol.x\n", "protocol file"),
         (HEAD.replace('version = "2"', 'version = "2"\nutc_offset = "8h"'), "+08:00"),
+        (HEAD + "[rule_sets.cn_hlh_dep.transfusion]\nANC = ['filgrastim']\n", "not supported yet"),
     ],
     ids=["overlapping-windows", "window-on-day-0", "unknown-rule-set", "unknown-analyte",
-         "unknown-organism", "unknown-setting", "wrong-kind", "unnamed", "bad-toml", "bad-offset"],
+         "unknown-organism", "unknown-setting", "wrong-kind", "unnamed", "bad-toml", "bad-offset",
+         "transfusion"],
 )  # fmt: skip
 def test_bad_protocols_are_refused_with_a_clear_message(tmp_path, text, message):
     """Verify issue 3 item 1: overlapping windows and unknown names are refused, named."""
