@@ -60,6 +60,7 @@ class StubServer:
         self.urls: list[str] = []
         self.export_files: dict[str, list[dict[str, Any]]] = {}
         self.deleted_ids: list[tuple[str, str]] = []
+        self.export_errors: list[str] = []  # diagnostics of OperationOutcome error lines
         self.kickoffs = 0
         pattern = re.compile(r"https://fhir\.example\.invalid/.*")
         for method in (responses.GET, responses.DELETE):
@@ -171,11 +172,20 @@ class StubServer:
             for kind, items in sorted(self.export_files.items())
         ]
         deleted = [{"type": "Bundle", "url": f"{FILES}/deleted.ndjson"}] if self.deleted_ids else []
+        error = [{"type": "OperationOutcome", "url": f"{FILES}/errors.ndjson"}]
         manifest = {"transactionTime": "2024-07-01T10:00:00Z", "requiresAccessToken": False,
-                    "output": output, "deleted": deleted, "error": []}  # fmt: skip
+                    "output": output, "deleted": deleted,
+                    "error": error if self.export_errors else []}  # fmt: skip
         return 200, {}, json.dumps(manifest).encode()
 
     def _file(self, name: str) -> tuple[int, dict[str, str], bytes]:
+        if name == "errors.ndjson":
+            lines = [
+                {"resourceType": "OperationOutcome",
+                 "issue": [{"severity": "error", "code": "exception", "diagnostics": text}]}
+                for text in self.export_errors
+            ]  # fmt: skip
+            return 200, {}, "".join(json.dumps(o) + "\n" for o in lines).encode()
         if name == "deleted.ndjson":
             entries = [
                 {"request": {"method": "DELETE", "url": f"{t}/{i}"}} for t, i in self.deleted_ids

@@ -181,3 +181,23 @@ def test_a_server_message_echoing_the_patient_id_is_redacted(server, clock):
     (message,) = report.messages()
     assert "Patient/{id} is locked for {id}" in message
     assert "p7" not in message
+
+
+def test_next_links_that_lose_the_patient_bring_no_other_patient(server, clock, monkeypatch):
+    """Verify a server whose next link drops the compartment (seen in the wild) is contained."""
+    original = server._search
+
+    def forgetful(kind, params):
+        bundle = original(kind, params)
+        for link in bundle["link"]:
+            if link["relation"] == "next":
+                link["url"] = link["url"].replace("patient=p1&", "")
+        return bundle
+
+    monkeypatch.setattr(server, "_search", forgetful)
+    items, report = fetch_one(server, clock)
+    assert [i for i in ids(items) if i.startswith("Observation")] == [
+        "Observation/o1",
+        "Observation/o2",
+    ]
+    assert report.by_type["Observation"]["dropped"] >= 1

@@ -154,3 +154,12 @@ def test_bulk_pull_filters_the_cohort_applies_deletions_and_reads_medications(
     assert server.kickoffs == 1
     assert "_type=" in next(u for u in server.urls if "$export" in u)
     assert not (tmp_path / "export").exists()
+
+
+def test_bulk_error_files_make_the_pull_incomplete(engine, server, clock, tmp_path: Path):
+    server.export_files = {"Patient": [patient("p1"), patient("p2")]}
+    server.export_errors = ["Observation export failed for 3 resources"]
+    result = run(engine, clock, bulk=True, export_dir=tmp_path / "export")
+    assert result.status == "incomplete"
+    assert result.report.messages() == ["export: error: Observation export failed for 3 resources"]
+    assert {"Patient/p1", "Patient/p2"} <= set(stored(engine))
