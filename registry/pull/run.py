@@ -125,23 +125,14 @@ def pull(
     )
     with client:
         plan = _plan(engine, client, settings, spec, term, report, hooks)
-        options = ImportOptions(
-            settings.site,
-            plan.caps.release,
-            settings.validate,
-            settings.batch_size,
-            assume_tz,
-            term,
-        )
-        extra = {"pull": _options(settings, client, plan.since)}
         imported = import_items(
             engine,
             plan.items,
             source=client.base_url,
-            options=options,
+            options=_import_options(settings, plan, term, assume_tz),
             kind=PULL_KIND,
             on_batch=hooks.on_batch,
-            extra=extra,
+            extra={"pull": _options(settings, client, plan.since)},
         )
         details = _details(client, plan, settings, report)
     status = _record(engine, imported.run_id, details, report)
