@@ -49,19 +49,21 @@ def _is_folder(out: str) -> bool:
 
 def emit(report: dict[str, Any], fmt: str, out: str | None) -> None:
     """Render the report and write it to stdout, `--out FILE` or (CSV) `--out FOLDER`."""
-    if out is not None and _is_folder(out):
-        if fmt != "csv":
-            raise click.UsageError(f"--out {out} is a folder; only --format csv writes to one")
-        from registry.render.csv import write_csv_folder
-
-        written = write_csv_folder(report, Path(out))
-        click.echo(f"report written to {len(written)} CSV files in {out}", err=True)
-        return
-    text = render(report, fmt)
     if out is None:
-        click.echo(text, nl=False)
+        click.echo(render(report, fmt), nl=False)
         return
-    Path(out).write_text(text, encoding="utf-8", newline="")
+    try:
+        if _is_folder(out):
+            if fmt != "csv":
+                raise click.UsageError(f"--out {out} is a folder; only --format csv writes to one")
+            from registry.render.csv import write_csv_folder
+
+            written = write_csv_folder(report, Path(out))
+            click.echo(f"report written to {len(written)} CSV files in {out}", err=True)
+            return
+        Path(out).write_text(render(report, fmt), encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.UsageError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
     click.echo(f"report written to {out}", err=True)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ def safe_cell(value: Any) -> str:
     >>> safe_cell("=cmd|' /C calc'!A0"), safe_cell(-2.5), safe_cell(None), safe_cell(True)
     ("'=cmd|' /C calc'!A0", '-2.5', '', 'true')
     """
+    if isinstance(value, str):  # the common cases first: this runs for every cell
+        return "'" + value if value and value[0] in FORMULA_STARTS else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -66,24 +68,42 @@ def all_tables(report: Mapping[str, Any]) -> list[Table]:
     return [build(report) for build in BUILDERS]
 
 
-def _write(rows: Iterable[Iterable[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
-    return buffer.getvalue()
+def _writer(buffer: io.StringIO) -> Any:
+    return csv.writer(buffer, lineterminator="\r\n")
 
 
 def table_csv(table: Table) -> str:
     """One table as CSV text with its header."""
-    return _write([table.columns, *([row.get(c) for c in table.columns] for row in table.rows)])
+    buffer = io.StringIO()
+    writer = _writer(buffer)
+    writer.writerow([safe_cell(c) for c in table.columns])
+    writer.writerows([safe_cell(row.get(c)) for c in table.columns] for row in table.rows)
+    return buffer.getvalue()
+
+
+def _padded(table: Table, position: Mapping[str, int], width: int) -> Iterator[list[str]]:
+    """The table's rows on the union of columns: its own cells filled in, the rest empty."""
+    blank = [""] * width
+    own = [(c, position[c]) for c in table.columns]
+    for row in table.rows:
+        cells = blank.copy()
+        cells[0] = table.name
+        for column, index in own:
+            cells[index] = safe_cell(row.get(column))
+        yield cells
 
 
 def render_csv(report: Mapping[str, Any]) -> str:
     """Every table in one rectangular CSV with a leading `table` column."""
     found = all_tables(report)
-    columns = list(dict.fromkeys(c for t in found for c in t.columns))
-    rows = [[t.name, *(row.get(c) for c in columns)] for t in found for row in t.rows]
-    return _write([["table", *columns], *rows])
+    columns = ["table", *dict.fromkeys(c for t in found for c in t.columns)]
+    position = {c: i for i, c in enumerate(columns)}
+    buffer = io.StringIO()
+    writer = _writer(buffer)
+    writer.writerow(columns)
+    for table in found:
+        writer.writerows(_padded(table, position, len(columns)))
+    return buffer.getvalue()
 
 
 def write_csv_folder(report: Mapping[str, Any], folder: Path) -> list[Path]:

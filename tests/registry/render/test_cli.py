@@ -111,6 +111,12 @@ def test_report_csv_folder_and_refusals(db_url, tmp_path):
     )
     assert refused.exit_code == 2
     assert "only --format csv writes to one" in refused.stderr
+    missing = tmp_path / "no" / "such" / "report.md"
+    unwritable = CliRunner().invoke(
+        main, ["report", "--db", db_url, "--format", "markdown", "--out", str(missing)]
+    )
+    assert unwritable.exit_code == 2
+    assert "cannot write --out" in unwritable.stderr
 
 
 def test_report_of_an_empty_selection_renders(db_url, tmp_path):
