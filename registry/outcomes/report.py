@@ -27,6 +27,7 @@ from registry.outcomes import (
     labs,
     response,
     safety,
+    scores,
     stats,
     steroid_rows,
     steroids,
@@ -189,10 +190,34 @@ def build_report(
                 infected[ie.key],
             ),
             "labs": lab_points(values.get(ie.key), lab_analytes, slots),
+            "scores": _scores(values.get(ie.key, empty), courses[ie.key]),
         }
         for ie in cohort
     ]
+    report["cohort"]["scores"] = _score_summary(report["patients"])
     return report
+
+
+def _scores(values: PatientValues, course: steroids.SteroidCourse) -> dict[str, Any]:
+    """Baseline HScore and MAS 2016 of one patient (cohort description, CLINICAL-SPEC 3.6)."""
+    hot = [v.value for k, v in values.fever.items() if k.startswith("baseline@") and v.value]
+    before = any(d.study_day < 0 and d.mg > 0 for d in course.days)
+    return scores.baseline_scores(values.baseline, max(hot) if hot else None, before)
+
+
+def _score_summary(patients: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """HScore median and patients >= 169; patients classified MAS by the 2016 criteria."""
+    values = [float(p["scores"]["hscore"]["value"]) for p in patients]
+    n = len(patients)
+    return {
+        "hscore": stats.describe(values, "1"),
+        "hscore_at_or_above_169": stats.proportion(
+            sum(v >= scores.HSCORE_CUTOFF for v in values), n
+        ),
+        "mas_2016": stats.proportion(
+            sum(bool(p["scores"]["mas_2016"]["value"]) for p in patients), n
+        ),
+    }
 
 
 def _cohort_tables(
