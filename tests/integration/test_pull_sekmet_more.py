@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from registry import tables
 from registry.db import make_engine
+from registry.pull.since import server_time
 from tests.integration.conftest import FIXTURES, KID
 from tests.integration.sekmet import SMART_CLIENT, Sekmet, read_ndjson
 from tests.integration.test_pull_sekmet import run_pull, write_config
@@ -71,9 +72,10 @@ def test_since_auto_fetches_only_what_changed(make_server, sqlite_url, tmp_path)
     cohort = tmp_path / "cohort.txt"
     cohort.write_text("mas-03\n")
     config = write_config(tmp_path, server.base, cohort=f"ids:{cohort}", since="auto")
-    # The server time is the Date header, to the second, rounded down: what was written in the
-    # same second is fetched again by the next pull (safe, but not what this test counts).
-    time.sleep(1.1)
+    # The server time is the Date header, to the second, rounded down (and uvicorn refreshes it
+    # once a second): what was written in that second is fetched again by the next pull. Safe,
+    # but not what this test counts, so wait for the server's clock to pass the last write.
+    wait_for_server_clock(server)
     first, summary = run_pull(sqlite_url, "--config", str(config))
     assert first.exit_code == 0, first.output
     assert summary["read"] == len(mine)
@@ -89,6 +91,20 @@ def test_since_auto_fetches_only_what_changed(make_server, sqlite_url, tmp_path)
         details = [json.loads(d) for d in conn.scalars(select(run.c.details).order_by(run.c.id))]
     engine.dispose()
     assert details[1]["pull"]["since"] == details[0]["pull"]["server_time"]
+
+
+def wait_for_server_clock(server: Sekmet, timeout: float = 15.0) -> None:
+    """Wait until the server's Date header is a later second than its last write."""
+    with server.session() as session:
+        history = session.get(f"{server.base}/_history", params={"_count": "1"}, timeout=10)
+        last = history.json()["entry"][0]["resource"]["meta"]["lastUpdated"][:19] + "Z"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            date = session.get(f"{server.base}/metadata", timeout=10).headers.get("Date")
+            if (server_time(date) or "") > last:
+                return
+            time.sleep(0.2)
+    raise AssertionError("the server's clock did not move past its last write")
 
 
 def _of(resource: dict[str, Any]) -> str | None:
