@@ -2,7 +2,7 @@
 
 A seeded proxy injects 429 (Retry-After 0), 503, connection resets, stalls past the read
 timeout and truncated bodies into a fraction of all requests (metadata, searches, bulk kick-off,
-status, files). Real waits stay short: Retry-After 0, a 0.5 s read timeout, 0.01 s backoff.
+status, files). Real waits stay short: Retry-After 0, a 1 s read timeout, 0.01 s backoff.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from tests.integration.sekmet import Sekmet
 from tests.integration.test_pull_sekmet import run_pull, snapshot_of, write_config
 
 RATE = 0.3
-STALL = 1.0
+STALL = 1.5  # past the 1 s read timeout
 
 
 def faulty_config(directory: Path, server: str, **pull: Any) -> Path:
-    connection = {"read_timeout": 0.5, "max_retries": 12, "max_delay": 0.05, "concurrency": 4}
+    connection = {"read_timeout": 1.0, "max_retries": 12, "max_delay": 0.05, "concurrency": 4}
     return write_config(directory, server, connection, **pull)
 
 
@@ -42,7 +42,11 @@ def test_pull_through_faults_equals_a_fault_free_pull(
     assert summary["status"] == "completed"
     assert summary["read"] == 4861
     assert set(proxy.injected) == set(FAULTS), proxy.injected
-    # every injected fault cost exactly one retry (none was fatal, none went unnoticed)
-    assert summary["http"]["retries"] == sum(proxy.injected.values())
+    # every injected fault cost a retry (none was fatal, none went unnoticed); a loaded machine
+    # may add a timeout of its own, so only the status faults are counted exactly
+    http = summary["http"]
+    assert http["retries"] >= sum(proxy.injected.values())
+    for status in ("429", "503"):
+        assert http["retries_by_reason"][status] == proxy.injected[status]
     assert "waiting" in result.stderr
     assert differences(reference_for(sqlite_url), snapshot_of(sqlite_url)) == {}
