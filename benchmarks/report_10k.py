@@ -17,7 +17,7 @@ import random
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,11 @@ def _clinical(b: Builder, rng: random.Random, pid: str, t0: datetime) -> None:
     )  # fmt: skip
 
 
+def _midnight(day: date) -> datetime:
+    """A date-only bound as the registry stores it: 00:00 UTC of the date."""
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
 def _medications(b: Builder, pid: str, t0: datetime) -> None:
     for dose in range(4):
         _ma(b, pid, f"ema-{dose}", t0 + timedelta(days=3 * dose), "emapalumab", "emapalumab",
@@ -199,8 +204,8 @@ def _medications(b: Builder, pid: str, t0: datetime) -> None:
              "dose_unit_original": "mg", "dose_mg": mg, "dose_mg_per_kg": None, "frequency": 1,
              "period": 1.0, "period_unit": "d", "per_day": "1", "daily_dose_mg": mg,
              "body_weight_kg": None, "body_weight_observation_id": None, "as_needed": False,
-             "bounds_start": datetime.combine(local + timedelta(days=start), datetime.min.time(), UTC),
-             "bounds_end": datetime.combine(local + timedelta(days=end), datetime.min.time(), UTC),
+             "bounds_start": _midnight(local + timedelta(days=start)),
+             "bounds_end": _midnight(local + timedelta(days=end)),
              "route_code": None, "route_text": "PO", "route_class": "systemic"},
         )  # fmt: skip
 
@@ -218,8 +223,17 @@ def generate(patients: int, seed: int = 7) -> Builder:
     return b
 
 
-ORDER = ("source_record", "patient", "condition", "encounter", "adverse_event",
-         "medication_administration", "medication_order", "medication_order_dose", "observation")  # fmt: skip
+ORDER = (
+    "source_record",
+    "patient",
+    "condition",
+    "encounter",
+    "adverse_event",
+    "medication_administration",
+    "medication_order",
+    "medication_order_dose",
+    "observation",
+)
 
 
 def fill(engine: Engine, b: Builder) -> None:
