@@ -42,7 +42,7 @@ def _write(folder: Path, reason: str) -> None:
         "not-a-resource": lambda: write_ndjson(
             folder / "x.ndjson", [{"id": "o1", "status": "final"}]
         ),
-        "unsupported-file": lambda: (folder / "notes.txt").write_text("hello", encoding="utf-8"),
+        "unsupported-file": lambda: (folder / "notes.xml").write_text("<Patient/>", encoding="utf-8"),
         "unreadable-file": lambda: (folder / "x.ndjson.gz").write_bytes(
             gzip.compress(b'{"a": 1}\n')[:12]
         ),
@@ -105,7 +105,7 @@ def _write(folder: Path, reason: str) -> None:
 CASES = {
     "invalid-json": (None, "not valid JSON"),
     "not-a-resource": (None, "resourceType"),
-    "unsupported-file": (None, "notes.txt"),
+    "unsupported-file": (None, "notes.xml"),
     "unreadable-file": (None, "x.ndjson.gz"),
     "unsupported-entry": (None, "PATCH"),
     "validation-failed": ("Observation.valueQuantity.value", "validation"),
