@@ -42,7 +42,9 @@ def _write(folder: Path, reason: str) -> None:
         "not-a-resource": lambda: write_ndjson(
             folder / "x.ndjson", [{"id": "o1", "status": "final"}]
         ),
-        "unsupported-file": lambda: (folder / "notes.xml").write_text("<Patient/>", encoding="utf-8"),
+        "unsupported-file": lambda: (folder / "notes.xml").write_text(
+            "<Patient/>", encoding="utf-8"
+        ),
         "unreadable-file": lambda: (folder / "x.ndjson.gz").write_bytes(
             gzip.compress(b'{"a": 1}\n')[:12]
         ),
