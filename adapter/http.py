@@ -26,6 +26,7 @@ from requests.auth import AuthBase
 
 from adapter.config import ServerConfig, check_url, origin_of
 from adapter.errors import FatalHTTPError, HTTPError, TemporaryHTTPError
+from adapter.jsontext import parse_json
 from adapter.messages import error_detail, safe_url
 
 logger = logging.getLogger(__name__)
@@ -266,11 +267,23 @@ def _wait(transport: Transport, error: TemporaryHTTPError, attempt: int) -> None
     reason = str(error.status) if error.status is not None else _cause_reason(error)
     transport.counters.count_retry(reason, delay)
     logger.warning(
-        "%s; retry %d of %d in %.1f s", error, attempt, transport.policy.max_retries, delay
+        "%s; retry %d of %d in %.1f s",
+        _loggable(error, reason),
+        attempt,
+        transport.policy.max_retries,
+        delay,
     )
     if transport.on_retry is not None:
         transport.on_retry(error.status, delay, attempt)
     transport.sleep(delay)
+
+
+def _loggable(error: TemporaryHTTPError, reason: str) -> str:
+    """Say what failed without the server's own text, which may echo patient identifiers."""
+    response = error.response
+    if response is None or getattr(response, "request", None) is None:
+        return str(error)  # transport faults: method, redacted URL and fault class only
+    return f"{response.request.method} {safe_url(response.url)}: [{reason}]"
 
 
 def _cause_reason(error: TemporaryHTTPError) -> str:
@@ -331,7 +344,7 @@ def as_json(response: requests.Response) -> dict[str, Any]:
         FatalHTTPError: the body is valid JSON but not an object.
     """
     try:
-        body = response.json()
+        body = parse_json(response.content)  # exact decimals (2.250 stays 2.250), as from files
     except ValueError as exc:
         message = f"{response.request.method} {safe_url(response.url)}: invalid JSON body"
         raise TemporaryHTTPError(message, status=None, response=response) from exc

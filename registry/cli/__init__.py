@@ -106,6 +106,8 @@ def main(verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # urllib3 logs full URLs (query strings name patients) at debug level: never show them.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 def clear_progress() -> None:

@@ -400,3 +400,24 @@ def test_safe_url_hides_ids_queries_and_credentials(url, expected):
 def test_parse_retry_after(value, expected):
     # START is 2023-11-14T22:13:20Z, so the dates are one minute later.
     assert parse_retry_after(value, START) == expected
+
+
+def test_retry_warning_never_logs_the_servers_text(caplog):
+    """Verify a server message echoing a patient id does not reach the log (no PHI in logs)."""
+    import logging
+
+    import requests
+
+    from adapter.errors import TemporaryHTTPError
+    from adapter.http import _loggable
+
+    response = requests.Response()
+    response.status_code = 503
+    response.url = "https://fhir.example.invalid/R4/Patient/12345?identifier=MRN-998"
+    response.request = requests.Request("GET", response.url).prepare()
+    error = TemporaryHTTPError("GET ...: Patient/12345 is busy", status=503, response=response)
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("adapter.http").warning("%s", _loggable(error, "503"))
+    assert "12345" not in caplog.text
+    assert "MRN-998" not in caplog.text
+    assert "[503]" in caplog.text
