@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -13,11 +14,12 @@ from sqlalchemy import Engine
 
 from adapter.items import ReadProblem, ReadStats, SourceItem
 from adapter.mappers import MappingContext
-from adapter.reading import iter_items
+from adapter.reading import iter_items, iter_work
 from adapter.terminology import Terminology
 from adapter.validation import Validator
 from registry.counts import RunCounts
 from registry.load import DEFAULT_BATCH, Loader
+from registry.parallel import auto_workers, prepared_items
 from registry.postload import PostloadReport, run_postload
 from registry.runs import finish_run, save_counts, start_run
 
@@ -34,6 +36,7 @@ class ImportOptions:
     batch_size: int = DEFAULT_BATCH
     assume_tz: tzinfo | None = None
     terminology: Terminology | None = None
+    workers: int | None = None  # processes that read and map files; None: by input size
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,28 @@ def import_items(
     extra: dict[str, Any] | None = None,
 ) -> ImportResult:
     """Run one ingest of a stream of items (files or a server pull) into the registry."""
+    return _ingest(
+        engine,
+        lambda loader: loader.load(items),
+        source=source,
+        options=options,
+        kind=kind,
+        on_batch=on_batch,
+        extra=extra,
+    )
+
+
+def _ingest(
+    engine: Engine,
+    feed: Callable[[Loader], RunCounts],
+    *,
+    source: str,
+    options: ImportOptions,
+    kind: str,
+    on_batch: Callable[[RunCounts], None] | None,
+    extra: dict[str, Any] | None,
+) -> ImportResult:
+    """Start a run, `feed` its loader, run the post-load checks and close the run."""
     term = options.terminology or Terminology.default()
     context = MappingContext(term, assume_tz=options.assume_tz)
     run_options = {
@@ -89,7 +114,7 @@ def import_items(
         on_batch=on_batch,
     )
     try:
-        counts = loader.load(items)
+        counts = feed(loader)
         with engine.begin() as conn:
             report = run_postload(
                 conn, site=options.site, run_id=run_id, context=context, counts=counts
@@ -112,12 +137,31 @@ def import_paths(
     options: ImportOptions,
     on_batch: Callable[[RunCounts], None] | None = None,
 ) -> ImportResult:
-    """Import files and directories of FHIR content."""
+    """Import files and directories of FHIR content.
+
+    Large inputs are read and mapped in worker processes (`registry.parallel`;
+    `ImportOptions.workers`), with the same result as reading them here.
+    """
     stats = ReadStats()
-    items = iter_items(paths, fhir_version=options.fhir_version, stats=stats)
-    result = import_items(
-        engine, items, source=" ".join(str(p) for p in paths), options=options, on_batch=on_batch
-    )
+    source = " ".join(str(p) for p in paths)
+    workers = auto_workers(paths) if options.workers is None else options.workers
+    if workers > 0:
+        prepared = functools.partial(
+            prepared_items, paths, fhir_version=options.fhir_version, stats=stats, workers=workers
+        )
+        iter_work(paths, fhir_version=options.fhir_version)  # bad paths fail before the run
+        result = _ingest(
+            engine,
+            lambda loader: loader.load_prepared(prepared(preparer=loader.preparer)),
+            source=source,
+            options=options,
+            kind="import",
+            on_batch=on_batch,
+            extra=None,
+        )
+    else:
+        items = iter_items(paths, fhir_version=options.fhir_version, stats=stats)
+        result = import_items(engine, items, source=source, options=options, on_batch=on_batch)
     result.counts.operation_outcomes = stats.operation_outcomes
     result.counts.ignored_files = list(stats.ignored_files)
     return result

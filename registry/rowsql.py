@@ -1,24 +1,35 @@
-"""Turn mapper rows into table records: the one place that knows which row goes to which table."""
+"""Turn mapper rows into table records: the one place that knows which row goes to which table.
+
+Each row type has a `TableSpec`: its table, the column that links its rows to their source
+record (`link`, first), and the other columns in a fixed order. `flatten` turns one resource's
+rows into plain tuples of the other columns, ready for an executemany or a COPY once the link
+value (the source record's id) is put in front; it runs in the worker processes of an import.
+For SQLite, datetimes and dates are written as SQLAlchemy's SQLite types store them (UTC text),
+so rows inserted here and through Core read back alike; PostgreSQL takes them as they are.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Date, Table
 
 from adapter.rows import (
     AdverseEventRow,
     ConditionRow,
     DiagnosticReportRow,
-    DrugMatch,
     EncounterRow,
     GroupMemberRow,
     MedicationAdministrationRow,
+    MedicationOrderDoseRow,
     MedicationOrderRow,
     MedicationRow,
     ObservationRow,
@@ -26,6 +37,7 @@ from adapter.rows import (
     Row,
 )
 from registry import models, tables
+from registry.types import UTCDateTime
 
 PATIENT_ID = "patient_source_id"
 
@@ -47,8 +59,12 @@ CONCEPT_TABLES: tuple[Table, ...] = tuple(
         models.Patient,
     )
 )
+# Insert order: parents before children (foreign keys).
+INSERT_ORDER: tuple[Table, ...] = tuple(reversed(CONCEPT_TABLES))
 
 Records = dict[Table, list[dict[str, Any]]]
+# Table name -> value tuples without the link column (see `TableSpec`).
+TableRows = dict[str, list[tuple[Any, ...]]]
 
 # The column that ties a concept table's rows to their source record (default: `id`).
 LINK_COLUMN = {
@@ -57,8 +73,18 @@ LINK_COLUMN = {
     "adverse_event_criterion": "adverse_event_id",
     "medication_order_dose": "order_id",
 }
+_DRUG_COLUMNS = (
+    "ingredient",
+    "ingredient_match",
+    "drug_class",
+    "drug_code_system",
+    "drug_code",
+    "drug_text",
+)
+_drug_values = attrgetter("ingredient", "match_path", "drug_class", "code_system", "code", "text")
 
 
+@functools.lru_cache(maxsize=4096)
 def prednisone_eq(dose_mg: float | None, factor: str | None) -> float | None:
     """Prednisone-equivalent mg = dose x exact factor (CLINICAL-SPEC 4.2), rounded for storage."""
     if dose_mg is None or factor is None:
@@ -66,82 +92,192 @@ def prednisone_eq(dose_mg: float | None, factor: str | None) -> float | None:
     return float(Fraction(Decimal(repr(dose_mg))) * Fraction(factor))
 
 
-def _drug(drug: DrugMatch) -> dict[str, Any]:
-    """Flatten a DrugMatch into the shared drug columns."""
-    return {
-        "ingredient": drug.ingredient,
-        "ingredient_match": drug.match_path,
-        "drug_class": drug.drug_class,
-        "drug_code_system": drug.code_system,
-        "drug_code": drug.code,
-        "drug_text": drug.text,
-    }
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """How one row type fills its table: link column first, then `columns`, from `values`."""
+
+    table: Table
+    link: str
+    columns: tuple[str, ...]
+    values: Callable[[Any, str, str], tuple[Any, ...]]  # (row, site, source_id) -> values
+
+    @property
+    def insert_columns(self) -> tuple[str, ...]:
+        """Every column an insert names, the link first."""
+        return (self.link, *self.columns)
 
 
-def _plain(row: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Return a row's fields as a dict, renaming patient_id and leaving out `skip`."""
-    data = {f.name: getattr(row, f.name) for f in fields(row) if f.name not in skip}
-    if "patient_id" in data:
-        data[PATIENT_ID] = data.pop("patient_id")
-    return data
+def _spec(
+    row_type: type,
+    table: Table,
+    *,
+    head: tuple[str, ...] = ("site",),
+    skip: tuple[str, ...] = (),
+    tail: tuple[str, ...] = (),
+    extra: Callable[[Any], tuple[Any, ...]] | None = None,
+) -> TableSpec:
+    """A spec whose columns are `head`, the row's fields (but `skip`), then `tail` from `extra`.
+
+    `head` may name "site" and "source_id", filled from the arguments of `values`.
+    """
+    names = tuple(f.name for f in fields(row_type) if f.name not in skip)
+    getter = attrgetter(*names)
+    if head not in ((), ("site",), ("site", "source_id")):
+        raise ValueError(f"unknown head columns {head}")
+
+    def values(row: Any, site: str, source_id: str) -> tuple[Any, ...]:
+        start = (site, source_id)[: len(head)]
+        more = extra(row) if extra is not None else ()
+        return (*start, *getter(row), *more)
+
+    columns = (*head, *(PATIENT_ID if n == "patient_id" else n for n in names), *tail)
+    return TableSpec(table, LINK_COLUMN.get(table.name, "id"), columns, values)
+
+
+def _administration_extra(row: MedicationAdministrationRow) -> tuple[Any, ...]:
+    eq = prednisone_eq(row.dose_mg, row.prednisone_factor)
+    return (*_drug_values(row.drug), eq, None, None)
+
+
+def _adverse_event_extra(row: AdverseEventRow) -> tuple[Any, ...]:
+    return (" ".join(row.resulting_conditions) or None,)
+
+
+def _drug_extra(row: Any) -> tuple[Any, ...]:
+    return tuple(_drug_values(row.drug))
+
+
+SPECS: dict[type, TableSpec] = {
+    ObservationRow: _spec(ObservationRow, tables.OBSERVATION),
+    GroupMemberRow: _spec(GroupMemberRow, tables.GROUP_MEMBER),
+    PatientRow: _spec(PatientRow, tables.PATIENT, head=("site", "source_id")),
+    MedicationRow: _spec(
+        MedicationRow,
+        tables.MEDICATION,
+        head=("site", "source_id"),
+        skip=("drug",),
+        tail=_DRUG_COLUMNS,
+        extra=_drug_extra,
+    ),
+    MedicationAdministrationRow: _spec(
+        MedicationAdministrationRow,
+        tables.MEDICATION_ADMINISTRATION,
+        skip=("drug",),
+        tail=(*_DRUG_COLUMNS, "prednisone_eq_mg", "body_weight_kg", "body_weight_observation_id"),
+        extra=_administration_extra,
+    ),
+    MedicationOrderRow: _spec(
+        MedicationOrderRow,
+        tables.MEDICATION_ORDER,
+        skip=("drug", "doses"),
+        tail=_DRUG_COLUMNS,
+        extra=_drug_extra,
+    ),
+    MedicationOrderDoseRow: _spec(
+        MedicationOrderDoseRow,
+        tables.MEDICATION_ORDER_DOSE,
+        head=(),
+        tail=("body_weight_kg", "body_weight_observation_id"),
+        extra=lambda _row: (None, None),
+    ),
+    AdverseEventRow: _spec(
+        AdverseEventRow,
+        tables.ADVERSE_EVENT,
+        skip=("seriousness_criteria", "resulting_conditions"),
+        tail=("resulting_conditions",),
+        extra=_adverse_event_extra,
+    ),
+    ConditionRow: _spec(ConditionRow, tables.CONDITION),
+    EncounterRow: _spec(EncounterRow, tables.ENCOUNTER),
+    DiagnosticReportRow: _spec(DiagnosticReportRow, tables.DIAGNOSTIC_REPORT),
+}
+CRITERION_COLUMNS = ("adverse_event_id", "criterion")
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    spec.table.name: spec.insert_columns for spec in SPECS.values()
+} | {tables.ADVERSE_EVENT_CRITERION.name: CRITERION_COLUMNS}
+
+
+@functools.lru_cache(maxsize=8192)
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """An aware datetime as SQLAlchemy's SQLite DATETIME stores a `UTCDateTime` (naive UTC).
+
+    Raises:
+        ValueError: a naive datetime (as `UTCDateTime` refuses it).
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("UTCDateTime needs an aware datetime")
+    # "YYYY-MM-DD HH:MM:SS.ffffff", microseconds always written.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def sqlite_date(value: date | None) -> str | None:
+    """A date as SQLAlchemy's SQLite DATE stores it."""
+    return None if value is None else f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+Converters = tuple[tuple[int, Callable[..., Any]], ...]
+
+
+def _converters(columns: tuple[str, ...], table: Table) -> Converters:
+    """(position, converter) of the datetime and date columns among `columns`."""
+    found: list[tuple[int, Callable[..., Any]]] = []
+    for position, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime):
+            found.append((position, sqlite_datetime))
+        elif isinstance(column_type, Date):
+            found.append((position, sqlite_date))
+    return tuple(found)
+
+
+_SQLITE: dict[str, Converters] = {
+    spec.table.name: _converters(spec.columns, spec.table) for spec in SPECS.values()
+}
+
+
+def flatten(rows: Iterable[Row], *, site: str, source_id: str, sqlite: bool) -> TableRows:
+    """The table tuples (link column left out) of one resource's rows.
+
+    Raises:
+        TypeError: a row type that no table takes (a new row type must be wired in `SPECS`).
+    """
+    out: TableRows = {}
+    for row in rows:
+        _add(out, row, site, source_id, sqlite)
+        if isinstance(row, MedicationOrderRow):
+            for dose in row.doses:
+                _add(out, dose, site, source_id, sqlite)
+        elif isinstance(row, AdverseEventRow):
+            name = tables.ADVERSE_EVENT_CRITERION.name
+            out.setdefault(name, []).extend((c,) for c in row.seriousness_criteria)
+    return out
+
+
+def _add(out: TableRows, row: Any, site: str, source_id: str, sqlite: bool) -> None:
+    spec = SPECS.get(type(row))
+    if spec is None:
+        raise TypeError(f"no table for {type(row).__name__}")
+    values = spec.values(row, site, source_id)
+    if sqlite and (converters := _SQLITE[spec.table.name]):
+        converted = list(values)
+        for position, convert in converters:
+            converted[position] = convert(converted[position])
+        values = tuple(converted)
+    out.setdefault(spec.table.name, []).append(values)
 
 
 def add_records(
     out: Records, rows: Iterable[Row], *, record_id: int, site: str, source_id: str
 ) -> None:
-    """Append the table records of one source record's rows to `out`."""
-    base = {"site": site}
-    for row in rows:
-        if isinstance(row, ObservationRow):
-            data = _plain(row) | base | {"source_record_id": record_id}
-            out[tables.OBSERVATION].append(data)
-        elif isinstance(row, GroupMemberRow):
-            data = _plain(row) | base | {"group_id": record_id}
-            out[tables.GROUP_MEMBER].append(data)
-        elif isinstance(row, PatientRow):
-            data = _plain(row) | base | {"id": record_id, "source_id": source_id}
-            out[tables.PATIENT].append(data)
-        elif isinstance(row, MedicationRow):
-            data = _plain(row, skip=("drug",)) | _drug(row.drug)
-            data |= base | {"id": record_id, "source_id": source_id}
-            out[tables.MEDICATION].append(data)
-        elif isinstance(row, MedicationAdministrationRow):
-            data = _plain(row, skip=("drug",)) | _drug(row.drug) | base | {"id": record_id}
-            data["prednisone_eq_mg"] = prednisone_eq(row.dose_mg, row.prednisone_factor)
-            data["body_weight_kg"] = data["body_weight_observation_id"] = None
-            out[tables.MEDICATION_ADMINISTRATION].append(data)
-        elif isinstance(row, MedicationOrderRow):
-            data = _plain(row, skip=("drug", "doses")) | _drug(row.drug) | base | {"id": record_id}
-            out[tables.MEDICATION_ORDER].append(data)
-            for dose in row.doses:
-                dose_data = _plain(dose) | {"order_id": record_id}
-                dose_data["body_weight_kg"] = dose_data["body_weight_observation_id"] = None
-                out[tables.MEDICATION_ORDER_DOSE].append(dose_data)
-        elif isinstance(row, AdverseEventRow):
-            data = _plain(row, skip=("seriousness_criteria",)) | base | {"id": record_id}
-            data["resulting_conditions"] = " ".join(row.resulting_conditions) or None
-            out[tables.ADVERSE_EVENT].append(data)
-            for criterion in row.seriousness_criteria:
-                criterion_data = {"adverse_event_id": record_id, "criterion": criterion}
-                out[tables.ADVERSE_EVENT_CRITERION].append(criterion_data)
-        elif isinstance(row, ConditionRow | EncounterRow | DiagnosticReportRow):
-            table = _SIMPLE[type(row)]
-            out[table].append(_plain(row) | base | {"id": record_id})
-        else:  # pragma: no cover - a new row type must be wired here
-            raise TypeError(f"no table for {type(row).__name__}")
-
-
-_SIMPLE: dict[type, Table] = {
-    ConditionRow: tables.CONDITION,
-    EncounterRow: tables.ENCOUNTER,
-    DiagnosticReportRow: tables.DIAGNOSTIC_REPORT,
-}
+    """Append the table records (dicts, for Core inserts) of one source record's rows to `out`."""
+    by_name = {table.name: table for table in CONCEPT_TABLES}
+    for name, values in flatten(rows, site=site, source_id=source_id, sqlite=False).items():
+        columns = TABLE_COLUMNS[name]
+        out[by_name[name]].extend(dict(zip(columns, (record_id, *v), strict=True)) for v in values)
 
 
 def new_records() -> Records:
     """Return an empty table -> records mapping."""
     return defaultdict(list)
-
-
-# Insert order: parents before children (foreign keys).
-INSERT_ORDER: tuple[Table, ...] = tuple(reversed(CONCEPT_TABLES))

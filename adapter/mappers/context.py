@@ -2,14 +2,84 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import tzinfo
-from typing import Any
+import functools
+import re
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import orjson
 
 from adapter.errors import MappingError
 from adapter.fhir import FhirTime, ReferenceResolver, parse_time, reference_to
 from adapter.terminology import Terminology
+
+T = TypeVar("T")
+
+
+class Memo:
+    """Bounded per-run caches of pure mapping steps (analyte matches, unit conversions, ...).
+
+    Bulk exports repeat the same codes, units and reference ranges hundreds of thousands of
+    times; the steps behind them (text normalisation, exact `Fraction` conversions) cost far more
+    than a dict lookup. Each step's results depend only on their key and the run's terminology,
+    which a run does not change. A table that grows past `limit` entries is emptied, so memory
+    stays bounded whatever the input size.
+    """
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._tables: dict[str, dict[Hashable, Any]] = {}
+
+    def get(self, table: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return the cached value of `key` in `table`, computing and keeping it if absent."""
+        cache = self._tables.get(table)
+        if cache is None:
+            cache = self._tables[table] = {}
+        try:
+            found: T = cache[key]
+        except KeyError:
+            if len(cache) >= self.limit:
+                cache.clear()
+            found = cache[key] = compute()
+        return found
+
+
+def _number(value: Any) -> orjson.Fragment:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value).encode("ascii"))
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def json_key(element: Any) -> bytes:
+    """A `Memo` key for a JSON element: its compact JSON (key order kept, decimals exact)."""
+    return orjson.dumps(element, default=_number)
+
+
+# A dateTime to the second (or finer) with its zone: the common shape, which the standard
+# library parses into the same instant as `parse_time`.
+_FULL_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+@functools.lru_cache(maxsize=8192)
+def cached_time(value: str, assume_tz: tzinfo | None = None) -> FhirTime:
+    """`parse_time`, cached and with a fast path for full instants (the same results).
+
+    Resources of one export repeat their instants (effective, issued, meta.lastUpdated).
+
+    Raises:
+        ValueError: as `parse_time`.
+    """
+    if _FULL_INSTANT.fullmatch(value):
+        try:
+            return FhirTime(datetime.fromisoformat(value).astimezone(UTC), "second")
+        except ValueError:
+            pass  # e.g. hour 24: `parse_time` says why
+    return parse_time(value, assume_tz=assume_tz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +90,13 @@ class MappingContext:
     fhir_version: str = "R4"
     bundle: ReferenceResolver | None = None
     assume_tz: tzinfo | None = None
+    memo: Memo = field(default_factory=Memo, compare=False, repr=False)
 
     def with_source(self, fhir_version: str, bundle: ReferenceResolver | None) -> MappingContext:
         """Return this context for a resource of the given version and Bundle."""
         if fhir_version == self.fhir_version and bundle is self.bundle:
             return self
-        return MappingContext(self.terminology, fhir_version, bundle, self.assume_tz)
+        return MappingContext(self.terminology, fhir_version, bundle, self.assume_tz, self.memo)
 
     @property
     def is_r5(self) -> bool:
@@ -41,6 +112,8 @@ class MappingContext:
         if value is None:
             return None
         try:
+            if isinstance(value, str):
+                return cached_time(value, self.assume_tz)
             return parse_time(value, assume_tz=self.assume_tz)
         except ValueError as exc:
             raise MappingError("invalid-value", field_path, f"{field_path}: {exc}") from exc

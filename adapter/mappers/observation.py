@@ -22,11 +22,12 @@ from adapter.fhir import (
     iter_codings,
     pick_coding,
 )
-from adapter.mappers.context import MappingContext, exclusion_for, status_of
+from adapter.mappers.context import MappingContext, exclusion_for, json_key, status_of
 from adapter.mappers.diagnostic_report import member_rows
+from adapter.mappers.quantities import reference_range, to_canonical
 from adapter.rows import ObservationRow, Row
 from adapter.terminology import CodeMatch, match_analyte
-from adapter.units import UnitError, convert_quantity, normalise_unit
+from adapter.units import UnitError, normalise_unit
 
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 _STATUSES = frozenset(
@@ -91,24 +92,41 @@ def _value_row(
     ctx: MappingContext,
 ) -> ObservationRow:
     """Build the row for one value-bearing element (the Observation or one component)."""
-    match = match_analyte(ctx.terminology, code, specimen=common["specimen"])
-    coding = _coding_of(code, match)
+    specimen = common["specimen"]
+    match, code_fields = ctx.memo.get(
+        "analyte", (json_key(code), specimen), lambda: _code_fields(code, specimen, ctx)
+    )
     value = _value_fields(element, path, match, ctx)
-    low, high, ref_text = _reference_range(ranges, match, value.get("unit"), ctx)
+    low, high, ref_text = ctx.memo.get(
+        "range",
+        (json_key(ranges), match, value["unit"]),
+        lambda: reference_range(ranges, match, value["unit"], ctx),
+    )
     return ObservationRow(
         component_index=component_index,
-        analyte=match.key if match else None,
-        analyte_match=match.path if match else None,
-        code_system=coding.get("system") if coding else None,
-        code=coding.get("code") if coding else None,
-        code_display=coding.get("display") if coding else None,
-        code_text=concept_text(code),
         reference_low=low,
         reference_high=high,
         reference_text=ref_text,
+        **code_fields,
         **common,
         **value,
     )
+
+
+def _code_fields(
+    code: Any, specimen: str | None, ctx: MappingContext
+) -> tuple[CodeMatch | None, dict[str, Any]]:
+    """Return the analyte match of a code and the row's code columns."""
+    match = match_analyte(ctx.terminology, code, specimen=specimen)
+    coding = _coding_of(code, match)
+    return match, {
+        "analyte": match.key if match else None,
+        "analyte_match": match.path if match else None,
+        "code_system": coding.get("system") if coding else None,
+        "code": coding.get("code") if coding else None,
+        "code_display": coding.get("display") if coding else None,
+        "code_text": concept_text(code),
+    }
 
 
 def _coding_of(code: Any, match: CodeMatch | None) -> Mapping[str, Any] | None:
@@ -144,9 +162,9 @@ def _value_fields(
         return fields
     kind, value = found
     if kind == "Quantity" and isinstance(value, Mapping):
-        fields.update(_quantity_fields(value, f"{path}.valueQuantity", match, ctx))
+        fields.update(_converted(value, f"{path}.valueQuantity", match, ctx))
     elif kind == "Integer":
-        fields.update(_quantity_fields({"value": value}, f"{path}.valueInteger", match, ctx))
+        fields.update(_converted({"value": value}, f"{path}.valueInteger", match, ctx))
     elif kind == "CodeableConcept":
         coding = pick_coding(value, ())
         fields["value_code_system"] = coding.get("system") if coding else None
@@ -156,6 +174,17 @@ def _value_fields(
     elif kind in ("String", "Boolean", "DateTime", "Time"):
         fields["value_string"] = str(value).lower() if kind == "Boolean" else str(value)
     return fields
+
+
+def _converted(
+    quantity: Mapping[str, Any], path: str, match: CodeMatch | None, ctx: MappingContext
+) -> dict[str, Any]:
+    """`_quantity_fields`, remembered per analyte match and quantity (`path` names errors)."""
+    key = (match, json_key(quantity))
+    found: dict[str, Any] = ctx.memo.get(
+        "quantity", key, lambda: _quantity_fields(quantity, path, match, ctx)
+    )
+    return found
 
 
 def _quantity_fields(
@@ -188,8 +217,8 @@ def _quantity_fields(
         fields["unit"] = normalise_unit(unit_text, unit_code, system) or unit_text or unit_code
         return fields
     try:
-        converted = convert_quantity(
-            ctx.terminology,
+        fields["value"], fields["unit"], fields["conversion"] = to_canonical(
+            ctx,
             match.key,
             number,
             unit_text,
@@ -200,67 +229,7 @@ def _quantity_fields(
     except UnitError as exc:
         reason = "non-convertible-unit" if exc.kind == "non-convertible" else "unknown-unit"
         raise MappingError(reason, f"{path}.unit", f"{path}: {exc}") from exc
-    fields["value"] = float(converted.value)
-    fields["unit"] = converted.unit or None
-    fields["conversion"] = converted.conversion
     return fields
-
-
-def _reference_range(
-    ranges: Any, match: CodeMatch | None, unit: str | None, ctx: MappingContext
-) -> tuple[float | None, float | None, str | None]:
-    """Return the first reference range's low/high in the row's unit, and its text.
-
-    A bound whose unit cannot be converted is not guessed: it is left out and the range's
-    original text kept, so the outcome falls back to interpretation or default ranges (6.3).
-    """
-    for item in ranges or ():
-        if not isinstance(item, Mapping):
-            continue
-        bounds = []
-        for side in ("low", "high"):
-            bounds.append(_bound(item.get(side), match, unit, ctx))
-        text = item.get("text") or _range_text(item)
-        if bounds[0] is not None or bounds[1] is not None or text:
-            return bounds[0], bounds[1], text
-    return None, None, None
-
-
-def _bound(
-    quantity: Any, match: CodeMatch | None, unit: str | None, ctx: MappingContext
-) -> float | None:
-    """Convert one reference-range bound like the value, or None when it cannot be."""
-    if not isinstance(quantity, Mapping) or quantity.get("value") is None:
-        return None
-    try:
-        number = decimal_of(quantity["value"])
-        if match is None:
-            return float(number)
-        converted = convert_quantity(
-            ctx.terminology,
-            match.key,
-            number,
-            quantity.get("unit"),
-            quantity.get("code"),
-            quantity.get("system"),
-        )
-    except (ValueError, UnitError):
-        return None
-    if unit is not None and converted.unit != unit:
-        return None
-    return float(converted.value)
-
-
-def _range_text(item: Mapping[str, Any]) -> str | None:
-    """Render a range as text when it has bounds (kept for audit)."""
-    parts = []
-    for side in ("low", "high"):
-        bound = item.get(side)
-        if isinstance(bound, Mapping) and bound.get("value") is not None:
-            parts.append(
-                f"{side} {bound.get('value')} {bound.get('unit') or bound.get('code') or ''}"
-            )
-    return "; ".join(p.strip() for p in parts) or None
 
 
 def _effective(
