@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from adapter.errors import MappingError
 from adapter.jsontext import parse_json
 from adapter.mappers import UNRESOLVED, MappingContext, map_resource
 from registry import quarantine, rowsql, tables
-from registry.postload.common import VALID_STATUSES, entries_for, replace_open
+from registry.postload.common import entries_for, replace_open
+from registry.postload.weights import WeightIndex
 from registry.quarantine import QuarantineEntry
 from registry.records import delete_concepts
 
@@ -32,7 +32,6 @@ OBS = tables.OBSERVATION
 MA = tables.MEDICATION_ADMINISTRATION
 ORDER = tables.MEDICATION_ORDER
 DOSE = tables.MEDICATION_ORDER_DOSE
-WEIGHT_LOOKBACK = timedelta(days=30)
 
 
 class _Resolver:
@@ -142,7 +141,6 @@ def apply_body_weights(
     conn: Connection, *, site: str, run_id: int, flagged: dict[int, QuarantineEntry]
 ) -> int:
     """Turn mg/kg doses into mg with a body weight from the 30 days before the dose."""
-    weighed = 0
     missing: dict[int, str] = {}
     pending = select(
         MA.c.id,
@@ -155,24 +153,26 @@ def apply_body_weights(
         MA.c.dose_mg_per_kg.is_not(None),
         MA.c.body_weight_observation_id.is_(None),
     )
-    for row in list(conn.execute(pending)):
-        weight = _weight(conn, site, row.patient_source_id, row.effective_at)
+    rows = list(conn.execute(pending))
+    weights = WeightIndex(conn, site, (row.patient_source_id for row in rows))
+    changes = []
+    for row in rows:
+        weight = weights.latest(row.patient_source_id, row.effective_at)
         if weight is None:
             missing[row.id] = "no body weight within 30 d for mg/kg dose"
             continue
         mg = _times(row.dose_mg_per_kg, weight.value)
-        conn.execute(
-            update(MA)
-            .where(MA.c.id == row.id)
-            .values(
-                dose_mg=mg,
-                body_weight_kg=weight.value,
-                body_weight_observation_id=weight.id,
-                prednisone_eq_mg=rowsql.prednisone_eq(mg, row.prednisone_factor),
-            )
+        changes.append(
+            {
+                "_id": row.id,
+                "dose_mg": mg,
+                "body_weight_kg": weight.value,
+                "body_weight_observation_id": weight.id,
+                "prednisone_eq_mg": rowsql.prednisone_eq(mg, row.prednisone_factor),
+            }
         )
-        weighed += 1
-    weighed += _weigh_order_doses(conn, site, missing)
+    _update_by_id(conn, MA, changes)
+    weighed = len(changes) + _weigh_order_doses(conn, site, missing)
     entries = entries_for(conn, missing, "no-body-weight", missing, "{type}.dosage")
     replace_open(
         conn, entries, site=site, run_id=run_id, reason_code="no-body-weight", flagged=flagged
@@ -182,7 +182,6 @@ def apply_body_weights(
 
 def _weigh_order_doses(conn: Connection, site: str, missing: dict[int, str]) -> int:
     """The same for mg/kg dosage instructions of requests and statements."""
-    weighed = 0
     at = ORDER.c.authored_at
     stmt = (
         select(
@@ -202,48 +201,35 @@ def _weigh_order_doses(conn: Connection, site: str, missing: dict[int, str]) -> 
             DOSE.c.body_weight_observation_id.is_(None),
         )
     )
-    for row in list(conn.execute(stmt)):
+    rows = list(conn.execute(stmt))
+    weights = WeightIndex(conn, site, (row.patient_source_id for row in rows))
+    changes = []
+    for row in rows:
         when = row.bounds_start or row.authored_at or row.effective_start
-        weight = _weight(conn, site, row.patient_source_id, when) if when else None
+        weight = weights.latest(row.patient_source_id, when) if when else None
         if weight is None:
             missing[row.order_id] = "no body weight within 30 d for mg/kg dose"
             continue
         mg = _times(row.dose_mg_per_kg, weight.value)
         daily = float(Fraction(Decimal(repr(mg))) * Fraction(row.per_day)) if row.per_day else None
-        conn.execute(
-            update(DOSE)
-            .where(DOSE.c.id == row.id)
-            .values(
-                dose_mg=mg,
-                daily_dose_mg=daily,
-                body_weight_kg=weight.value,
-                body_weight_observation_id=weight.id,
-            )
+        changes.append(
+            {
+                "_id": row.id,
+                "dose_mg": mg,
+                "daily_dose_mg": daily,
+                "body_weight_kg": weight.value,
+                "body_weight_observation_id": weight.id,
+            }
         )
-        weighed += 1
-    return weighed
+    _update_by_id(conn, DOSE, changes)
+    return len(changes)
 
 
-def _weight(conn: Connection, site: str, patient: str, when: datetime) -> Any:
-    """The latest valid body weight of a patient within 30 days before `when`."""
-    stmt = (
-        select(OBS.c.id, OBS.c.value)
-        .where(
-            and_(
-                OBS.c.site == site,
-                OBS.c.patient_source_id == patient,
-                OBS.c.analyte == "body_weight",
-                OBS.c.exclusion.is_(None),
-                OBS.c.status.in_(VALID_STATUSES),
-                OBS.c.value.is_not(None),
-                OBS.c.effective_at <= when,
-                OBS.c.effective_at >= when - WEIGHT_LOOKBACK,
-            )
-        )
-        .order_by(OBS.c.effective_at.desc(), OBS.c.id.desc())
-        .limit(1)
-    )
-    return conn.execute(stmt).first()
+def _update_by_id(conn: Connection, table: Table, changes: list[dict[str, Any]]) -> None:
+    """Apply per-row changes (each with its row's `_id`) in one executemany."""
+    if changes:
+        columns: dict[str, Any] = {k: bindparam(k) for k in changes[0] if k != "_id"}
+        conn.execute(update(table).where(table.c.id == bindparam("_id")).values(columns), changes)
 
 
 def _times(per_kg: float, kg: float) -> float:
