@@ -39,11 +39,8 @@ class IngestRun(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
-class SourceRecord(Base):
-    """The current version of one source resource, its lineage and its raw JSON (zlib)."""
-
-    __tablename__ = "source_record"
-    __table_args__ = (UniqueConstraint("site", "resource_type", "resource_id"),)
+class SourceVersion:
+    """One version of one source resource: its identity, version, lineage and raw JSON (zlib)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site: Mapped[str64]
@@ -55,9 +52,17 @@ class SourceRecord(Base):
     origin: Mapped[str] = mapped_column(Text)
     locator: Mapped[str64]
     fhir_version: Mapped[str] = mapped_column(String(8))
-    ingest_run_id: Mapped[run_fk]
+    ingest_run_id: Mapped[run_fk]  # the run that stored this version
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     is_deleted: Mapped[bool] = mapped_column(default=False)
+
+
+class SourceRecord(SourceVersion, Base):
+    """The current version of one source resource; every concept row points here."""
+
+    __tablename__ = "source_record"
+    __table_args__ = (UniqueConstraint("site", "resource_type", "resource_id"),)
+
     deleted_at: Mapped[datetime | None]
     # The last run that read this resource and what it did with it (loaded | updated |
     # unchanged), so post-load checks can account a flagged resource to that run's summary.
@@ -65,27 +70,14 @@ class SourceRecord(Base):
     last_outcome: Mapped[str] = mapped_column(String(16))
 
 
-class SourceRecordHistory(Base):
-    """Versions that are no longer current: superseded, older arrivals, and pre-deletion."""
+class SourceRecordHistory(SourceVersion, Base):
+    """Versions that are no longer current: superseded, and older ones that arrived late."""
 
     __tablename__ = "source_record_history"
     __table_args__ = (
         UniqueConstraint("site", "resource_type", "resource_id", "content_hash", "is_deleted"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    site: Mapped[str64]
-    resource_type: Mapped[str64]
-    resource_id: Mapped[str64]
-    version_id: Mapped[str64 | None]
-    last_updated: Mapped[datetime | None]
-    content_hash: Mapped[str64]
-    origin: Mapped[str] = mapped_column(Text)
-    locator: Mapped[str64]
-    fhir_version: Mapped[str] = mapped_column(String(8))
-    ingest_run_id: Mapped[run_fk]  # the run that first stored this version
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
-    is_deleted: Mapped[bool] = mapped_column(default=False)
     archived_run_id: Mapped[int] = mapped_column(ForeignKey("ingest_run.id"))
     reason: Mapped[str] = mapped_column(String(32))  # superseded | older-version
 
