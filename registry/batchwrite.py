@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from adapter.items import SourceItem
 from registry import bulkwrite, quarantine, rowsql, tables
@@ -26,24 +26,7 @@ from registry.versions import Head, VersionKey
 
 SR = tables.SOURCE_RECORD
 HISTORY = tables.HISTORY
-SR_COLUMNS = (
-    "id",
-    "site",
-    "resource_type",
-    "resource_id",
-    "version_id",
-    "last_updated",
-    "content_hash",
-    "origin",
-    "locator",
-    "fhir_version",
-    "ingest_run_id",
-    "raw",
-    "is_deleted",
-    "deleted_at",
-    "last_seen_run_id",
-    "last_outcome",
-)
+QUARANTINE = tables.QUARANTINE
 # Reasons that a successful load of the same resource makes obsolete.
 LOAD_REASONS = (
     "validation-failed",
@@ -91,7 +74,7 @@ class BatchWriter:
     def write(self, conn: Connection, batch: Batch) -> None:
         """Write one decided batch."""
         quarantine.record(conn, batch.quarantined, site=self.site, run_id=self.run_id)
-        concept: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        concept: dict[str, list[Any]] = defaultdict(list)
         self._write_replaced(conn, batch, concept)
         self._write_new(conn, batch, concept)
         for table in rowsql.INSERT_ORDER:
@@ -109,40 +92,39 @@ class BatchWriter:
             counts=self.counts,
         )
         loaded = [c.key for c in batch.new] + [c.key for c, _ in batch.replaced]
-        quarantine.resolve(
-            conn, site=self.site, run_id=self.run_id, resources=loaded, reasons=LOAD_REASONS
-        )
+        if loaded and self._open_load_problems(conn):
+            quarantine.resolve(
+                conn, site=self.site, run_id=self.run_id, resources=loaded, reasons=LOAD_REASONS
+            )
 
-    def _write_new(
-        self, conn: Connection, batch: Batch, concept: dict[str, list[tuple[Any, ...]]]
-    ) -> None:
+    def _open_load_problems(self, conn: Connection) -> bool:
+        """True when the site has open entries that a load resolves (usually none: skip)."""
+        stmt = (
+            select(QUARANTINE.c.id)
+            .where(
+                QUARANTINE.c.site == self.site,
+                QUARANTINE.c.status == "open",
+                QUARANTINE.c.reason_code.in_(LOAD_REASONS),
+            )
+            .limit(1)
+        )
+        return conn.execute(stmt).first() is not None
+
+    def _write_new(self, conn: Connection, batch: Batch, concept: dict[str, list[Any]]) -> None:
         """Insert new source records under reserved ids and collect their concept rows."""
         if not batch.new:
             return
-        sqlite = conn.dialect.name == "sqlite"
         ids = bulkwrite.reserve_ids(
             conn, SR.name, len(batch.new), lock_table=tables.INGEST_RUN.name, lock_id=self.run_id
         )
-        records = []
-        run_id = self.run_id
         for candidate, record_id in zip(batch.new, ids, strict=True):
-            ready = candidate.ready
-            updated: Any = ready.last_updated
-            if sqlite:
-                updated = rowsql.sqlite_datetime(updated)
-            records.append(
-                (
-                    *(record_id, self.site, *candidate.key, ready.version_id, updated),
-                    *(ready.content_hash, ready.origin, ready.locator[:64], ready.fhir_version),
-                    *(run_id, ready.raw_z, False, None, run_id, "loaded"),
-                )
-            )
-            _link(concept, ready.rows, record_id)
-            self.counts.add(ready.resource_type, "loaded")
-        bulkwrite.insert_rows(conn, SR.name, SR_COLUMNS, records)
+            _link(concept, candidate.ready.rows, record_id, with_record=True)
+            self.counts.add(candidate.key[0], "loaded")
+        records = concept.pop(SR.name, [])
+        bulkwrite.insert_rows(conn, SR.name, rowsql.SR_COLUMNS, records)
 
     def _write_replaced(
-        self, conn: Connection, batch: Batch, concept: dict[str, list[tuple[Any, ...]]]
+        self, conn: Connection, batch: Batch, concept: dict[str, list[Any]]
     ) -> None:
         """Archive the old current versions, update them in place, drop their concept rows."""
         if not batch.replaced:
@@ -153,7 +135,7 @@ class BatchWriter:
         values = []
         for candidate, head in batch.replaced:
             values.append(self._record(candidate.ready, "updated") | {"_id": head.id})
-            _link(concept, candidate.ready.rows, head.id)
+            _link(concept, candidate.ready.rows, head.id, with_record=False)
             self.counts.add(candidate.key[0], "updated")
         columns: dict[str, Any] = {k: bindparam(k) for k in values[0] if k != "_id"}
         conn.execute(update(SR).where(SR.c.id == bindparam("_id")).values(columns), values)
@@ -199,8 +181,20 @@ class BatchWriter:
 
 
 def _link(
-    concept: dict[str, list[tuple[Any, ...]]], rows: rowsql.TableRows | None, record_id: int
+    concept: dict[str, list[Any]],
+    rows: rowsql.TableRows | None,
+    record_id: int,
+    *,
+    with_record: bool,
 ) -> None:
-    """Add a resource's concept tuples, its source record's id in front, to the batch's."""
-    for name, tuples in (rows or {}).items():
-        concept[name].extend((record_id, *values) for values in tuples)
+    """Add a resource's rows, its source record's id in front, to the batch's.
+
+    Rows are value tuples, or COPY text lines (bytes) for PostgreSQL (`registry.rowsql`).
+    """
+    for name, values in (rows or {}).items():
+        if name == SR.name and not with_record:
+            continue
+        if values and isinstance(values[0], bytes):
+            concept[name].extend(b"%d\t%s\n" % (record_id, line) for line in values)
+        else:
+            concept[name].extend((record_id, *value) for value in values)

@@ -14,9 +14,12 @@ writers); SQLite counts on from the highest id once the transaction holds the wr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+
+from registry.versions import Head
 
 
 def _dbapi(conn: Connection) -> Any:
@@ -24,13 +27,18 @@ def _dbapi(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
 
 
-def insert_rows(
-    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Insert `rows` (values in `columns` order) into `table`."""
+def insert_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Any]) -> None:
+    """Insert `rows` into `table`: value tuples in `columns` order, or COPY text lines."""
     if not rows:
         return
     names = ", ".join(columns)
+    if isinstance(rows[0], bytes):  # COPY text lines, written by `registry.copytext`
+        with (
+            _dbapi(conn).cursor() as cursor,
+            cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+        ):
+            copy.write(b"".join(rows))
+        return
     if conn.dialect.name == "postgresql":
         with (
             _dbapi(conn).cursor() as cursor,
@@ -72,3 +80,28 @@ def reserve_ids(
     highest = conn.exec_driver_sql(f"SELECT max(id) FROM {table}").scalar()  # noqa: S608
     start = (highest or 0) + 1
     return list(range(start, start + count))
+
+
+def find_heads(
+    conn: Connection, site: str, resource_type: str, ids: Sequence[str]
+) -> list[tuple[str, Head]]:
+    """(resource id, stored current version) of those of `ids` stored (a few hundred ids)."""
+    columns = "id, resource_id, version_id, last_updated, content_hash, is_deleted"
+    where = "FROM source_record WHERE site = {0} AND resource_type = {0} AND resource_id"
+    if conn.dialect.name == "postgresql":
+        sql = f"SELECT {columns} {where.format('%s')} = ANY(%s)"
+        rows = conn.exec_driver_sql(sql, (site, resource_type, list(ids)))
+    else:
+        marks = ", ".join("?" * len(ids))
+        sql = f"SELECT {columns} {where.format('?')} IN ({marks})"
+        rows = conn.exec_driver_sql(sql, (site, resource_type, *ids))
+    return [(row[1], Head(row[0], row[2], _utc(row[3]), row[4], bool(row[5]))) for row in rows]
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A stored `UTCDateTime` as an aware UTC datetime (SQLite keeps naive UTC text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

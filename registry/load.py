@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from adapter.items import ReadProblem, SourceItem
 from adapter.jsontext import parse_json
 from adapter.mappers import MappingContext
 from adapter.validation import Validator
-from registry import tables
+from registry import bulkwrite, tables
 from registry.batchwrite import Batch, BatchWriter, Candidate
 from registry.counts import UNREADABLE, RunCounts
 from registry.prepare import Prepared, Preparer, Ready, Rejected, Skipped
@@ -62,7 +62,7 @@ class Loader:
         self.counts = counts or RunCounts()
         self.batch_size = batch_size
         self.on_batch = on_batch
-        self.preparer = Preparer(context, site, engine.dialect.name == "sqlite")
+        self.preparer = Preparer(context, site, engine.dialect.name, run_id)
         self.writer = BatchWriter(site, run_id, datetime.now(UTC), self.counts)
         self._validated = 0
 
@@ -216,25 +216,11 @@ class Loader:
         for rtype, rid in keys:
             by_type.setdefault(rtype, []).append(rid)
         heads: dict[tuple[str, str], Head] = {}
-        cols = (
-            SR.c.id,
-            SR.c.resource_type,
-            SR.c.resource_id,
-            SR.c.version_id,
-            SR.c.last_updated,
-            SR.c.content_hash,
-            SR.c.is_deleted,
-        )
         with self.engine.connect() as conn:
             for rtype, ids in by_type.items():
                 for chunk in chunks(ids, 500):
-                    stmt = select(*cols).where(
-                        SR.c.site == self.site,
-                        SR.c.resource_type == rtype,
-                        SR.c.resource_id.in_(chunk),
-                    )
-                    for row in conn.execute(stmt):
-                        heads[(row.resource_type, row.resource_id)] = Head.of(row)
+                    for rid, head in bulkwrite.find_heads(conn, self.site, rtype, chunk):
+                        heads[(rtype, rid)] = head
         return heads
 
 

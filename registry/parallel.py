@@ -13,6 +13,7 @@ the run and records it as interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -94,7 +95,7 @@ def prepared_items(
 def _stream(
     units: Iterator[Work | Result], preparer: Preparer, stats: ReadStats, workers: int
 ) -> Iterator[Prepared]:
-    remote = Preparer(preparer.context, preparer.site, preparer.sqlite, keep_resource=False)
+    remote = dataclasses.replace(preparer, keep_resource=False)
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),

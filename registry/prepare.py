@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 # zlib level 1: the raw JSON of a resource compresses about 2x, fastest.
 RAW_LEVEL = 1
+SOURCE_RECORD = "source_record"
 
 
 class Failure(NamedTuple):
@@ -55,7 +56,7 @@ class Ready(NamedTuple):
     version_id: str | None
     last_updated: datetime | None
     raw_z: bytes  # the canonical JSON, zlib-compressed as stored
-    rows: rowsql.TableRows | None
+    rows: rowsql.TableRows | None  # with its new source record's row ("source_record")
     failure: Failure | None
     resource: dict[str, Any] | None  # the parsed resource, when kept
 
@@ -82,7 +83,8 @@ class Preparer:
 
     context: MappingContext
     site: str
-    sqlite: bool  # write datetimes as SQLite text
+    dialect: str  # the database's: how `registry.rowsql.flatten` writes rows
+    run_id: int
     keep_resource: bool = True
 
     def prepare(self, result: SourceItem | ReadProblem) -> Prepared:
@@ -112,20 +114,20 @@ class Preparer:
         except ValueError as exc:
             return _rejected(item, "invalid-value", f"{rtype}.meta.lastUpdated", str(exc))
         version_id = meta.get("versionId") if isinstance(meta.get("versionId"), str) else None
+        content_hash = hashlib.sha256(item.raw).hexdigest()
+        raw_z = zlib.compress(item.raw, RAW_LEVEL)
         rows, failure = self._map(item, resource_id)
+        if rows is not None:
+            record = (
+                *(self.site, rtype, resource_id, version_id, updated, content_hash, item.origin),
+                *(item.locator[:64], item.fhir_version, self.run_id, raw_z),
+                *(False, None, self.run_id, "loaded"),
+            )
+            rows[SOURCE_RECORD] = [rowsql.encode(record, SOURCE_RECORD, self.dialect)]
+        keep = item.resource if self.keep_resource else None
         return Ready(
-            rtype,
-            resource_id,
-            item.origin,
-            item.locator,
-            item.fhir_version,
-            hashlib.sha256(item.raw).hexdigest(),
-            version_id,
-            updated,
-            zlib.compress(item.raw, RAW_LEVEL),
-            rows,
-            failure,
-            item.resource if self.keep_resource else None,
+            *(rtype, resource_id, item.origin, item.locator, item.fhir_version, content_hash),
+            *(version_id, updated, raw_z, rows, failure, keep),
         )
 
     def _map(
@@ -140,7 +142,7 @@ class Preparer:
         except Exception as exc:  # a mapper defect must not stop a Friday-night run
             message = f"the registry could not map this resource ({type(exc).__name__}: {exc})"
             return None, Failure("mapping-failed", item.resource_type, message, type(exc).__name__)
-        flat = rowsql.flatten(rows, site=self.site, source_id=resource_id, sqlite=self.sqlite)
+        flat = rowsql.flatten(rows, site=self.site, source_id=resource_id, dialect=self.dialect)
         return flat, None
 
 

@@ -36,7 +36,7 @@ from adapter.rows import (
     PatientRow,
     Row,
 )
-from registry import models, tables
+from registry import copytext, models, tables
 from registry.types import UTCDateTime
 
 PATIENT_ID = "patient_source_id"
@@ -63,8 +63,8 @@ CONCEPT_TABLES: tuple[Table, ...] = tuple(
 INSERT_ORDER: tuple[Table, ...] = tuple(reversed(CONCEPT_TABLES))
 
 Records = dict[Table, list[dict[str, Any]]]
-# Table name -> value tuples without the link column (see `TableSpec`).
-TableRows = dict[str, list[tuple[Any, ...]]]
+# Table name -> rows without the link column, as `flatten` writes them.
+TableRows = dict[str, list[Any]]
 
 # The column that ties a concept table's rows to their source record (default: `id`).
 LINK_COLUMN = {
@@ -192,6 +192,25 @@ SPECS: dict[type, TableSpec] = {
     DiagnosticReportRow: _spec(DiagnosticReportRow, tables.DIAGNOSTIC_REPORT),
 }
 CRITERION_COLUMNS = ("adverse_event_id", "criterion")
+# The source_record columns of an insert, its id (the link of every concept row) first.
+SR_COLUMNS = (
+    "id",
+    "site",
+    "resource_type",
+    "resource_id",
+    "version_id",
+    "last_updated",
+    "content_hash",
+    "origin",
+    "locator",
+    "fhir_version",
+    "ingest_run_id",
+    "raw",
+    "is_deleted",
+    "deleted_at",
+    "last_seen_run_id",
+    "last_outcome",
+)
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     spec.table.name: spec.insert_columns for spec in SPECS.values()
 } | {tables.ADVERSE_EVENT_CRITERION.name: CRITERION_COLUMNS}
@@ -234,38 +253,49 @@ def _converters(columns: tuple[str, ...], table: Table) -> Converters:
 
 _SQLITE: dict[str, Converters] = {
     spec.table.name: _converters(spec.columns, spec.table) for spec in SPECS.values()
-}
+} | {tables.SOURCE_RECORD.name: _converters(SR_COLUMNS[1:], tables.SOURCE_RECORD)}
 
 
-def flatten(rows: Iterable[Row], *, site: str, source_id: str, sqlite: bool) -> TableRows:
-    """The table tuples (link column left out) of one resource's rows.
+def flatten(rows: Iterable[Row], *, site: str, source_id: str, dialect: str | None) -> TableRows:
+    """The table rows (link column left out) of one resource's mapper rows.
+
+    `dialect` says how: "sqlite", value tuples with SQLite's datetime text; "postgresql", COPY
+    text lines (`registry.copytext`); None, value tuples as they are (for Core statements).
 
     Raises:
         TypeError: a row type that no table takes (a new row type must be wired in `SPECS`).
     """
     out: TableRows = {}
     for row in rows:
-        _add(out, row, site, source_id, sqlite)
+        _add(out, row, site, source_id, dialect)
         if isinstance(row, MedicationOrderRow):
             for dose in row.doses:
-                _add(out, dose, site, source_id, sqlite)
+                _add(out, dose, site, source_id, dialect)
         elif isinstance(row, AdverseEventRow):
             name = tables.ADVERSE_EVENT_CRITERION.name
-            out.setdefault(name, []).extend((c,) for c in row.seriousness_criteria)
+            for criterion in row.seriousness_criteria:
+                out.setdefault(name, []).append(encode((criterion,), name, dialect))
     return out
 
 
-def _add(out: TableRows, row: Any, site: str, source_id: str, sqlite: bool) -> None:
+def _add(out: TableRows, row: Any, site: str, source_id: str, dialect: str | None) -> None:
     spec = SPECS.get(type(row))
     if spec is None:
         raise TypeError(f"no table for {type(row).__name__}")
     values = spec.values(row, site, source_id)
-    if sqlite and (converters := _SQLITE[spec.table.name]):
+    out.setdefault(spec.table.name, []).append(encode(values, spec.table.name, dialect))
+
+
+def encode(values: tuple[Any, ...], table: str, dialect: str | None) -> Any:
+    """One row's values as `flatten` hands them out for `dialect` (see there)."""
+    if dialect == "postgresql":
+        return copytext.line(values)
+    if dialect == "sqlite" and (converters := _SQLITE.get(table)):
         converted = list(values)
         for position, convert in converters:
             converted[position] = convert(converted[position])
-        values = tuple(converted)
-    out.setdefault(spec.table.name, []).append(values)
+        return tuple(converted)
+    return values
 
 
 def add_records(
@@ -273,7 +303,7 @@ def add_records(
 ) -> None:
     """Append the table records (dicts, for Core inserts) of one source record's rows to `out`."""
     by_name = {table.name: table for table in CONCEPT_TABLES}
-    for name, values in flatten(rows, site=site, source_id=source_id, sqlite=False).items():
+    for name, values in flatten(rows, site=site, source_id=source_id, dialect=None).items():
         columns = TABLE_COLUMNS[name]
         out[by_name[name]].extend(dict(zip(columns, (record_id, *v), strict=True)) for v in values)
 

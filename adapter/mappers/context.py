@@ -29,7 +29,7 @@ class Memo:
     stays bounded whatever the input size.
     """
 
-    def __init__(self, limit: int = 20_000) -> None:
+    def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
         self._tables: dict[str, dict[Hashable, Any]] = {}
 
