@@ -38,33 +38,38 @@ def flag_duplicates(
         OBS.c.effective_precision.in_(("minute", "second")),
         OBS.c.value.is_not(None),
     )
-    groups = (
-        select(OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at)
-        .where(*eligible)
-        .group_by(OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at)
-        .having(func.count() > 1)
-        .subquery()
-    )
-    stmt = (
+    # One pass with a window count per (patient, analyte, instant), then only the rows of
+    # groups of two or more are joined to their source records.
+    partition = (OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at)
+    counted = (
         select(
             OBS.c.id,
             OBS.c.source_record_id,
             OBS.c.value,
             OBS.c.unit,
-            SR.c.resource_id,
             OBS.c.patient_source_id,
             OBS.c.analyte,
             OBS.c.effective_at,
             OBS.c.component_index,
-        )
-        .join(SR, SR.c.id == OBS.c.source_record_id)
-        .join(
-            groups,
-            (groups.c.patient_source_id == OBS.c.patient_source_id)
-            & (groups.c.analyte == OBS.c.analyte)
-            & (groups.c.effective_at == OBS.c.effective_at),
+            func.count().over(partition_by=partition).label("n"),
         )
         .where(*eligible)
+        .subquery()
+    )
+    stmt = (
+        select(
+            counted.c.id,
+            counted.c.source_record_id,
+            counted.c.value,
+            counted.c.unit,
+            SR.c.resource_id,
+            counted.c.patient_source_id,
+            counted.c.analyte,
+            counted.c.effective_at,
+            counted.c.component_index,
+        )
+        .join(SR, SR.c.id == counted.c.source_record_id)
+        .where(counted.c.n > 1)
     )
     by_group: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     for row in conn.execute(stmt):
