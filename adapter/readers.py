@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, cast
 
-from adapter.bundles import Result, ValueReader
+from adapter.bundles import BUNDLE, Result, ValueReader
 from adapter.items import ReadProblem, ReadStats, SourceItem, make_problem
 from adapter.jsontext import MAX_RAW_BYTES, parse_canonical
 from adapter.streaming import index_bundle, stream_entries
@@ -135,8 +135,11 @@ def read_line(text: bytes, number: int, reader: ValueReader) -> Iterator[Result]
         detail = json_detail(exc, one_line=True)
         yield make_problem(reader.origin, locator, "invalid-json", detail, text)
         return
-    line_reader = ValueReader(reader.origin, reader.configured, reader.stats, f" ({locator})")
-    yield from line_reader.read_value(value, locator, text, canonical)
+    if isinstance(value, dict) and value.get("resourceType") == BUNDLE:
+        line_reader = ValueReader(reader.origin, reader.configured, reader.stats, f" ({locator})")
+        yield from line_reader.read_value(value, locator, text, canonical)
+    else:  # what read_value does with a resource; no line reader needed
+        yield from reader.read_resource(value, locator, text, None, None, None, canonical)
 
 
 def is_large(path: Path, gz: bool, threshold: int) -> bool:

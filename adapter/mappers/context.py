@@ -33,8 +33,11 @@ class Memo:
         self.limit = limit
         self._tables: dict[str, dict[Hashable, Any]] = {}
 
-    def get(self, table: str, key: Hashable, compute: Callable[[], T]) -> T:
-        """Return the cached value of `key` in `table`, computing and keeping it if absent."""
+    def get(self, table: str, key: Hashable, compute: Callable[..., T], *args: Any) -> T:
+        """Return the cached value of `key` in `table`, else `compute(*args)`, kept.
+
+        An exception from `compute` is not kept: the next call computes again.
+        """
         cache = self._tables.get(table)
         if cache is None:
             cache = self._tables[table] = {}
@@ -43,7 +46,7 @@ class Memo:
         except KeyError:
             if len(cache) >= self.limit:
                 cache.clear()
-            found = cache[key] = compute()
+            found = cache[key] = compute(*args)
         return found
 
 
@@ -124,6 +127,14 @@ class MappingContext:
         Raises:
             MappingError: no subject, or a subject that is not a Patient.
         """
+        element = resource.get(field)
+        reference = element.get("reference") if isinstance(element, dict) else None
+        if self.bundle is None and isinstance(reference, str):
+            # Without a Bundle the answer depends on the reference text alone: remembered.
+            return self.memo.get("patient", reference, self._patient_ref, resource, field)
+        return self._patient_ref(resource, field)
+
+    def _patient_ref(self, resource: Mapping[str, Any], field: str) -> str:
         path = f"{resource.get('resourceType')}.{field}"
         return reference_to(resource.get(field), "Patient", field_path=path, bundle=self.bundle)
 

@@ -8,7 +8,7 @@ analyte whose unit is unknown or on another scale is quarantined, never guessed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapter.codes import LOINC
 from adapter.codes_lab import LOINC_SCALE
@@ -52,12 +52,12 @@ def map_observation(resource: Mapping[str, Any], ctx: MappingContext) -> list[Ro
     """
     status = status_of(resource, _STATUSES)
     patient_id = ctx.patient_of(resource)
-    code = resource.get("code")
-    if not list(iter_codings(code)) and not concept_text(code):
+    specimen = _specimen(resource)
+    coded = _coded(resource.get("code"), specimen, ctx)
+    if coded.empty:
         raise MappingError("missing-element", "Observation.code", "Observation.code is empty")
     effective, effective_end = _effective(resource, ctx)
     issued = ctx.time(resource.get("issued"), "Observation.issued")
-    specimen = _specimen(resource)
     common = {
         "patient_id": patient_id,
         "category": _category(resource),
@@ -71,20 +71,23 @@ def map_observation(resource: Mapping[str, Any], ctx: MappingContext) -> list[Ro
         "exclusion": exclusion_for(status),
     }
     rows: list[Row] = [
-        _value_row(resource, code, None, "Observation", resource.get("referenceRange"), common, ctx)
+        _value_row(
+            resource, coded, None, "Observation", resource.get("referenceRange"), common, ctx
+        )
     ]
     for index, component in enumerate(resource.get("component") or ()):
         if isinstance(component, Mapping) and component.get("code") is not None:
             path = f"Observation.component[{index}]"
             ranges = component.get("referenceRange")
-            rows.append(_value_row(component, component["code"], index, path, ranges, common, ctx))
+            part = _coded(component["code"], specimen, ctx)
+            rows.append(_value_row(component, part, index, path, ranges, common, ctx))
     rows.extend(member_rows(resource.get("hasMember"), ctx))
     return rows
 
 
 def _value_row(
     element: Mapping[str, Any],
-    code: Any,
+    coded: Coded,
     component_index: int | None,
     path: str,
     ranges: Any,
@@ -92,34 +95,41 @@ def _value_row(
     ctx: MappingContext,
 ) -> ObservationRow:
     """Build the row for one value-bearing element (the Observation or one component)."""
-    specimen = common["specimen"]
-    match, code_fields = ctx.memo.get(
-        "analyte", (json_key(code), specimen), lambda: _code_fields(code, specimen, ctx)
-    )
+    match = coded.match
     value = _value_fields(element, path, match, ctx)
+    range_key = (json_key(ranges), match, value["unit"])
     low, high, ref_text = ctx.memo.get(
-        "range",
-        (json_key(ranges), match, value["unit"]),
-        lambda: reference_range(ranges, match, value["unit"], ctx),
+        "range", range_key, reference_range, ranges, match, value["unit"], ctx
     )
     return ObservationRow(
         component_index=component_index,
         reference_low=low,
         reference_high=high,
         reference_text=ref_text,
-        **code_fields,
+        **coded.fields,
         **common,
         **value,
     )
 
 
-def _code_fields(
-    code: Any, specimen: str | None, ctx: MappingContext
-) -> tuple[CodeMatch | None, dict[str, Any]]:
+class Coded(NamedTuple):
+    """What a code says, remembered per code and specimen: the analyte and the code columns."""
+
+    match: CodeMatch | None
+    fields: dict[str, Any]
+    empty: bool  # no coding and no text: not a usable code
+
+
+def _coded(code: Any, specimen: str | None, ctx: MappingContext) -> Coded:
+    """The analyte match of a code (and its columns), remembered per run."""
+    return ctx.memo.get("analyte", (json_key(code), specimen), _code_fields, code, specimen, ctx)
+
+
+def _code_fields(code: Any, specimen: str | None, ctx: MappingContext) -> Coded:
     """Return the analyte match of a code and the row's code columns."""
     match = match_analyte(ctx.terminology, code, specimen=specimen)
     coding = _coding_of(code, match)
-    return match, {
+    fields = {
         "analyte": match.key if match else None,
         "analyte_match": match.path if match else None,
         "code_system": coding.get("system") if coding else None,
@@ -127,6 +137,8 @@ def _code_fields(
         "code_display": coding.get("display") if coding else None,
         "code_text": concept_text(code),
     }
+    empty = not list(iter_codings(code)) and not concept_text(code)
+    return Coded(match, fields, empty)
 
 
 def _coding_of(code: Any, match: CodeMatch | None) -> Mapping[str, Any] | None:
@@ -182,7 +194,7 @@ def _converted(
     """`_quantity_fields`, remembered per analyte match and quantity (`path` names errors)."""
     key = (match, json_key(quantity))
     found: dict[str, Any] = ctx.memo.get(
-        "quantity", key, lambda: _quantity_fields(quantity, path, match, ctx)
+        "quantity", key, _quantity_fields, quantity, path, match, ctx
     )
     return found
 

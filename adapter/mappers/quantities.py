@@ -49,9 +49,7 @@ def to_canonical(
         ValueError: `number` is not finite.
     """
     key = (analyte, unit, code, system, target_unit)
-    plan = ctx.memo.get(
-        "unit-plan", key, lambda: _plan(ctx, analyte, unit, code, system, target_unit)
-    )
+    plan = ctx.memo.get("unit-plan", key, _plan, ctx, analyte, unit, code, system, target_unit)
     if plan is None or not number.is_finite():
         converted = convert_quantity(
             ctx.terminology, analyte, number, unit, code, system, target_unit=target_unit
