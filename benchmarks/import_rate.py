@@ -1,0 +1,229 @@
+"""End-to-end import rate into SQLite and PostgreSQL, beside plain orjson parsing (issue 2).
+
+Usage (``make benchmark`` runs it with the defaults)::
+
+    .venv/bin/python benchmarks/import_rate.py [--resources 200000] [--databases sqlite,postgresql]
+        [--memory-sizes 50000,500000] [--no-memory] [--validation-sample 5000]
+
+It writes deterministic synthetic NDJSON (`synth.py`) to a temporary folder and measures, in
+this one run:
+
+* plain parsing: ``orjson.loads`` of every line of the same file (best of three passes);
+* the real import path, ``registry.ingest.import_paths`` (read, sampled validation, map, load
+  with lineage and raw resources, post-load checks), into a new SQLite file and into a new
+  PostgreSQL database (created on 127.0.0.1:5432 as user postgres, dropped afterwards), each in
+  a subprocess of its own, with the rate as a ratio of the parsing rate;
+* the cost of ``--validate full``: fhir.resources validation alone, resources per second;
+* peak memory: the import of N and 10 N resources into SQLite, each in a fresh subprocess
+  (``resource.getrusage``), main process and worker processes apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from synth import write_ndjson  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def parse_rate(path: Path, passes: int = 3) -> float:
+    """Plain orjson parsing of every line of the file, resources per second (best pass)."""
+    best = float("inf")
+    lines = 0
+    for _ in range(passes):
+        started = time.perf_counter()
+        lines = 0
+        with path.open("rb") as stream:
+            for line in stream:
+                orjson.loads(line)
+                lines += 1
+        best = min(best, time.perf_counter() - started)
+    return lines / best
+
+
+def child_import(url: str, path: Path, validate: str) -> dict[str, Any]:
+    """Migrate a new registry at `url`, import the file, report the rate and peak memory."""
+    from registry import migrate
+    from registry.db import make_engine
+    from registry.ingest import ImportOptions, import_paths
+
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    result = import_paths(engine, [path], options=ImportOptions(validate=validate))
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    counts = result.counts
+    return {
+        "read": counts.read,
+        "loaded": counts.total("loaded"),
+        "quarantined": counts.total("quarantined"),
+        "seconds": seconds,
+        "rate": counts.read / seconds,
+        "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def run_child(url: str, path: Path, validate: str) -> dict[str, Any]:
+    """Run `child_import` in a fresh interpreter (its own peak RSS); return its report."""
+    command = [sys.executable, __file__, "--child", url, str(path), "--validate", validate]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the import into {url} failed:\n{done.stderr[-4000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+class PostgresDatabase:
+    """A PostgreSQL database of its own for one benchmark run, dropped on exit."""
+
+    def __init__(self) -> None:
+        self.name = f"masreg_bench_{uuid.uuid4().hex[:10]}"
+        self.url = PG_ADMIN.rsplit("/", 1)[0] + f"/{self.name}"
+
+    def _admin(self, sql: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+        engine.dispose()
+
+    def __enter__(self) -> PostgresDatabase:
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def validation_rate(path: Path, count: int) -> float:
+    """fhir.resources validation alone (what ``--validate full`` adds), resources per second."""
+    from adapter.jsontext import parse_json
+    from adapter.validation import Validator
+
+    resources = []
+    with path.open("rb") as stream:
+        for line in stream:
+            resources.append(parse_json(line))
+            if len(resources) >= count:
+                break
+    validator = Validator("full")
+    validator.validate(resources[0], "R4")  # model classes are built on first use
+    started = time.perf_counter()
+    for item in resources:
+        validator.validate(item, "R4")
+    return len(resources) / (time.perf_counter() - started)
+
+
+def _row(label: str, rate: float, parsed: float, report: dict[str, Any] | None = None) -> None:
+    seconds = f"{report['seconds']:.1f}" if report else ""
+    rss = f"{report['rss_main_mb']:.0f} MB" if report else ""
+    print(f"{label:<48} {rate:>12,.0f} {rate / parsed:>8.3f} {seconds:>8} {rss:>9}")
+
+
+def measure_rates(args: argparse.Namespace, folder: Path) -> None:
+    """Generate the file, then measure parsing, the imports and validation."""
+    path = folder / "bench.ndjson"
+    written = write_ndjson(path, args.resources)
+    size = path.stat().st_size / 1e6
+    print(f"synthetic NDJSON: {written:,} resources, {size:,.0f} MB")
+    parsed = parse_rate(path)
+    print()
+    print(f"{'what':<48} {'resources/s':>12} {'x parse':>8} {'seconds':>8} {'peak RSS':>9}")
+    _row("orjson.loads of each line (plain parsing)", parsed, parsed)
+    for database in args.databases:
+        report = _import(database, folder, path, args.validate)
+        if report["read"] != written:
+            raise RuntimeError(f"{database}: read {report['read']} of {written} resources")
+        _row(f"import into {database} (--validate {args.validate})", report["rate"], parsed, report)
+    if args.full_validation_resources:
+        small = folder / "full.ndjson"
+        write_ndjson(small, args.full_validation_resources)
+        report = _import("sqlite", folder, small, "full", name="full.db")
+        _row("import into sqlite (--validate full)", report["rate"], parsed, report)
+    if args.validation_sample:
+        rate = validation_rate(path, args.validation_sample)
+        _row("fhir.resources validation alone", rate, parsed)
+
+
+def _import(
+    database: str, folder: Path, path: Path, validate: str, name: str = "bench.db"
+) -> dict[str, Any]:
+    """Import `path` into a new registry on `database` (sqlite | postgresql), in a subprocess."""
+    if database == "sqlite":
+        return run_child(f"sqlite:///{folder / name}", path, validate)
+    if database != "postgresql":
+        raise ValueError(f"unknown database {database!r}: sqlite or postgresql")
+    with PostgresDatabase() as pg:
+        return run_child(pg.url, path, validate)
+
+
+def measure_memory(args: argparse.Namespace, folder: Path) -> None:
+    """Import N and 10 N resources into SQLite in fresh processes; compare peak RSS."""
+    print()
+    print(f"{'resources':>10} {'seconds':>8} {'peak RSS main':>14} {'peak RSS worker':>16}")
+    first: float | None = None
+    for size in args.memory_sizes:
+        path = folder / f"mem-{size}.ndjson"
+        write_ndjson(path, size)
+        report = run_child(f"sqlite:///{folder / f'mem-{size}.db'}", path, args.validate)
+        path.unlink()
+        peak = max(report["rss_main_mb"], report["rss_workers_mb"])
+        growth = "" if first is None else f"  ({(peak / first - 1) * 100:+.0f}% vs first)"
+        first = peak if first is None else first
+        print(
+            f"{size:>10,} {report['seconds']:>8.1f} {report['rss_main_mb']:>11.0f} MB "
+            f"{report['rss_workers_mb']:>13.0f} MB{growth}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--resources", type=int, default=200_000)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--validate", default="sample:100")
+    parser.add_argument("--full-validation-resources", type=int, default=20_000)
+    parser.add_argument("--validation-sample", type=int, default=5000)
+    parser.add_argument("--memory-sizes", default="50000,500000")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        report = child_import(args.child[0], Path(args.child[1]), args.validate)
+        print(json.dumps(report))
+        return
+    args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    args.memory_sizes = [int(s) for s in args.memory_sizes.split(",") if s.strip()]
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {_load()}")
+    with tempfile.TemporaryDirectory(prefix="masreg-bench-") as tmp:
+        measure_rates(args, Path(tmp))
+        if not args.no_memory:
+            measure_memory(args, Path(tmp))
+    print(f"\nload average at the end: {_load()} (other processes slow every figure alike)")
+
+
+def _load() -> str:
+    """The 1-minute load average, which says how busy the machine was."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+if __name__ == "__main__":
+    main()
