@@ -91,3 +91,36 @@ def test_workers_fail_missing_paths_before_the_run(engine, tmp_path):
 
     with pytest.raises(ReadError):
         _import(engine, tmp_path / "nowhere", workers=2)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_in_workers_is_completed_by_rerun(engine, tmp_path, monkeypatch):
+    """A run stopped mid-stream keeps its committed batches; a re-run ends where one run ends."""
+    import multiprocessing
+
+    import registry.ingest as ingest
+
+    folder = _folder(tmp_path)
+    real = ingest.prepared_items
+
+    def dying(*args, **kwargs):
+        for n, item in enumerate(real(*args, **kwargs)):
+            if n == 23:
+                raise _Interrupt
+            yield item
+
+    monkeypatch.setattr(ingest, "prepared_items", dying)
+    with pytest.raises(_Interrupt):
+        _import(engine, folder, workers=2)
+    assert not multiprocessing.active_children()  # the workers are gone
+    monkeypatch.setattr(ingest, "prepared_items", real)
+    _import(engine, folder, workers=2)
+
+    clean = make_engine(f"sqlite:///{tmp_path / 'clean.db'}")
+    migrate.upgrade(clean)
+    _import(clean, folder, workers=2)
+    assert _stable(engine) == _stable(clean)
+    clean.dispose()
