@@ -60,7 +60,7 @@ def map_observation(resource: Mapping[str, Any], ctx: MappingContext) -> list[Ro
     issued = ctx.time(resource.get("issued"), "Observation.issued")
     common = {
         "patient_id": patient_id,
-        "category": _category(resource),
+        "category": _category(resource, ctx),
         "status": status,
         "interpretation": _interpretation(resource.get("interpretation")),
         "specimen": specimen,
@@ -167,16 +167,29 @@ _EMPTY_VALUE: dict[str, Any] = {
 def _value_fields(
     element: Mapping[str, Any], path: str, match: CodeMatch | None, ctx: MappingContext
 ) -> dict[str, Any]:
-    """Return the value columns of a row from `value[x]` (empty when absent)."""
-    fields = dict(_EMPTY_VALUE)
+    """Return the value columns of a row from `value[x]` (empty when absent).
+
+    Remembered per analyte match and value (`path` only names errors); the dict returned is
+    shared: callers read it, never change it.
+    """
     found = choice(element, "value")
     if found is None:
-        return fields
+        return _EMPTY_VALUE
     kind, value = found
+    key = (match, kind, json_key(value))
+    fields: dict[str, Any] = ctx.memo.get("value", key, _value_of, kind, value, path, match, ctx)
+    return fields
+
+
+def _value_of(
+    kind: str, value: Any, path: str, match: CodeMatch | None, ctx: MappingContext
+) -> dict[str, Any]:
+    """The value columns of one `value[x]` of type `kind`."""
+    fields = dict(_EMPTY_VALUE)
     if kind == "Quantity" and isinstance(value, Mapping):
-        fields.update(_converted(value, f"{path}.valueQuantity", match, ctx))
+        fields.update(_quantity_fields(value, f"{path}.valueQuantity", match, ctx))
     elif kind == "Integer":
-        fields.update(_converted({"value": value}, f"{path}.valueInteger", match, ctx))
+        fields.update(_quantity_fields({"value": value}, f"{path}.valueInteger", match, ctx))
     elif kind == "CodeableConcept":
         coding = pick_coding(value, ())
         fields["value_code_system"] = coding.get("system") if coding else None
@@ -186,17 +199,6 @@ def _value_fields(
     elif kind in ("String", "Boolean", "DateTime", "Time"):
         fields["value_string"] = str(value).lower() if kind == "Boolean" else str(value)
     return fields
-
-
-def _converted(
-    quantity: Mapping[str, Any], path: str, match: CodeMatch | None, ctx: MappingContext
-) -> dict[str, Any]:
-    """`_quantity_fields`, remembered per analyte match and quantity (`path` names errors)."""
-    key = (match, json_key(quantity))
-    found: dict[str, Any] = ctx.memo.get(
-        "quantity", key, _quantity_fields, quantity, path, match, ctx
-    )
-    return found
 
 
 def _quantity_fields(
@@ -262,9 +264,17 @@ def _effective(
     return None, None
 
 
-def _category(resource: Mapping[str, Any]) -> str | None:
+def _category(resource: Mapping[str, Any], ctx: MappingContext) -> str | None:
     """Return the first observation-category code (laboratory, vital-signs, ...)."""
-    for concept in resource.get("category") or ():
+    category = resource.get("category")
+    if category is None:
+        return None
+    found: str | None = ctx.memo.get("category", json_key(category), _first_category, category)
+    return found
+
+
+def _first_category(categories: Any) -> str | None:
+    for concept in categories or ():
         if found := code_in(concept, CATEGORY):
             return found
     return None
