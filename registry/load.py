@@ -216,9 +216,11 @@ class Loader:
         for rtype, rid in keys:
             by_type.setdefault(rtype, []).append(rid)
         heads: dict[tuple[str, str], Head] = {}
+        # PostgreSQL takes the ids as one array parameter; SQLite needs one placeholder each.
+        size = 5000 if self.engine.dialect.name == "postgresql" else 500
         with self.engine.connect() as conn:
             for rtype, ids in by_type.items():
-                for chunk in chunks(ids, 500):
+                for chunk in chunks(ids, size):
                     for rid, head in bulkwrite.find_heads(conn, self.site, rtype, chunk):
                         heads[(rtype, rid)] = head
         return heads

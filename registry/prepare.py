@@ -152,7 +152,8 @@ def _instant(value: Any) -> datetime:
     Raises:
         ValueError: not a FHIR instant.
     """
-    return (cached_time(value) if isinstance(value, str) else parse_time(value)).value
+    # The same arguments as the mappers pass, so that they share cache entries.
+    return (cached_time(value, None) if isinstance(value, str) else parse_time(value)).value
 
 
 def _rejected(item: SourceItem, reason: str, path: str, message: str) -> Rejected:
