@@ -14,7 +14,6 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from operator import attrgetter
@@ -37,6 +36,7 @@ from adapter.rows import (
     Row,
 )
 from registry import copytext, models, tables
+from registry.sqlitetext import sqlite_date, sqlite_datetime
 from registry.types import UTCDateTime
 
 PATIENT_ID = "patient_source_id"
@@ -214,26 +214,6 @@ SR_COLUMNS = (
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     spec.table.name: spec.insert_columns for spec in SPECS.values()
 } | {tables.ADVERSE_EVENT_CRITERION.name: CRITERION_COLUMNS}
-
-
-@functools.lru_cache(maxsize=8192)
-def sqlite_datetime(value: datetime | None) -> str | None:
-    """An aware datetime as SQLAlchemy's SQLite DATETIME stores a `UTCDateTime` (naive UTC).
-
-    Raises:
-        ValueError: a naive datetime (as `UTCDateTime` refuses it).
-    """
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("UTCDateTime needs an aware datetime")
-    # "YYYY-MM-DD HH:MM:SS.ffffff", microseconds always written.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def sqlite_date(value: date | None) -> str | None:
-    """A date as SQLAlchemy's SQLite DATE stores it."""
-    return None if value is None else f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
 Converters = tuple[tuple[int, Callable[..., Any]], ...]

@@ -220,25 +220,16 @@ def _quantity_fields(
     except ValueError as exc:
         raise MappingError("invalid-value", f"{path}.value", f"{path}.value: {exc}") from exc
     fields["value_original"] = str(number)
-    if match is None:
+    # No study analyte, or a qualitative one (e.g. CMV IgG) sent as a number: kept as written,
+    # unconverted, so serostatus is not lost; the outcome rules read it with its original unit.
+    if match is None or ctx.terminology.analyte(match.key).qualitative:
         fields["value"] = float(number)
         fields["unit"] = normalise_unit(unit_text, unit_code, system) or unit_text or unit_code
         return fields
-    if ctx.terminology.analyte(match.key).qualitative:
-        # A qualitative analyte (e.g. CMV IgG) sent as a number: keep it as written, unconverted,
-        # so serostatus is not lost; the outcome rules read it with its original unit.
-        fields["value"] = float(number)
-        fields["unit"] = normalise_unit(unit_text, unit_code, system) or unit_text or unit_code
-        return fields
+    target = LOINC_SCALE.get(match.code or "") if match.path == "loinc" else None
     try:
         fields["value"], fields["unit"], fields["conversion"] = to_canonical(
-            ctx,
-            match.key,
-            number,
-            unit_text,
-            unit_code,
-            system,
-            target_unit=LOINC_SCALE.get(match.code or "") if match.path == "loinc" else None,
+            ctx, match.key, number, unit_text, unit_code, system, target_unit=target
         )
     except UnitError as exc:
         reason = "non-convertible-unit" if exc.kind == "non-convertible" else "unknown-unit"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Select, func, select, update
 
 from registry import tables
 from registry.postload.common import VALID_STATUSES, entries_for, replace_open
@@ -29,50 +29,8 @@ def flag_duplicates(
     conn.execute(
         update(OBS).where(OBS.c.site == site, OBS.c.exclusion.in_(_FLAGS)).values(exclusion=None)
     )
-    eligible = (
-        OBS.c.site == site,
-        OBS.c.analyte.is_not(None),
-        OBS.c.exclusion.is_(None),
-        OBS.c.derivation.is_(None),
-        OBS.c.status.in_(VALID_STATUSES),
-        OBS.c.effective_precision.in_(("minute", "second")),
-        OBS.c.value.is_not(None),
-    )
-    # One pass with a window count per (patient, analyte, instant), then only the rows of
-    # groups of two or more are joined to their source records.
-    partition = (OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at)
-    counted = (
-        select(
-            OBS.c.id,
-            OBS.c.source_record_id,
-            OBS.c.value,
-            OBS.c.unit,
-            OBS.c.patient_source_id,
-            OBS.c.analyte,
-            OBS.c.effective_at,
-            OBS.c.component_index,
-            func.count().over(partition_by=partition).label("n"),
-        )
-        .where(*eligible)
-        .subquery()
-    )
-    stmt = (
-        select(
-            counted.c.id,
-            counted.c.source_record_id,
-            counted.c.value,
-            counted.c.unit,
-            SR.c.resource_id,
-            counted.c.patient_source_id,
-            counted.c.analyte,
-            counted.c.effective_at,
-            counted.c.component_index,
-        )
-        .join(SR, SR.c.id == counted.c.source_record_id)
-        .where(counted.c.n > 1)
-    )
     by_group: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
-    for row in conn.execute(stmt):
+    for row in conn.execute(_grouped_rows(site)):
         by_group[(row.patient_source_id, row.analyte, row.effective_at)].append(row)
     duplicate_ids: list[int] = []
     conflict_ids: list[int] = []
@@ -102,4 +60,38 @@ def flag_duplicates(
         run_id=run_id,
         reason_code="conflicting-duplicate",
         flagged=flagged,
+    )
+
+
+def _grouped_rows(site: str) -> Select[Any]:
+    """Eligible results that share patient, analyte and instant with another one.
+
+    One pass with a window count per (patient, analyte, instant); only the rows of groups of two
+    or more are joined to their source records.
+    """
+    eligible = (
+        OBS.c.site == site,
+        OBS.c.analyte.is_not(None),
+        OBS.c.exclusion.is_(None),
+        OBS.c.derivation.is_(None),
+        OBS.c.status.in_(VALID_STATUSES),
+        OBS.c.effective_precision.in_(("minute", "second")),
+        OBS.c.value.is_not(None),
+    )
+    partition = (OBS.c.patient_source_id, OBS.c.analyte, OBS.c.effective_at)
+    columns: tuple[str, ...] = ("id", "source_record_id", "value", "unit", "patient_source_id")
+    columns += ("analyte", "effective_at", "component_index")
+    counted = (
+        select(
+            *(OBS.c[name] for name in columns),
+            func.count().over(partition_by=partition).label("n"),
+        )
+        .where(*eligible)
+        .subquery()
+    )
+    selected = [counted.c[name] for name in columns]
+    return (
+        select(*selected, SR.c.resource_id)
+        .join(SR, SR.c.id == counted.c.source_record_id)
+        .where(counted.c.n > 1)
     )

@@ -28,7 +28,7 @@ from registry.records import delete_concepts
 
 SR = tables.SOURCE_RECORD
 MED = tables.MEDICATION
-OBS = tables.OBSERVATION
+NO_WEIGHT = "no body weight within 30 d for mg/kg dose"
 MA = tables.MEDICATION_ADMINISTRATION
 ORDER = tables.MEDICATION_ORDER
 DOSE = tables.MEDICATION_ORDER_DOSE
@@ -142,13 +142,8 @@ def apply_body_weights(
 ) -> int:
     """Turn mg/kg doses into mg with a body weight from the 30 days before the dose."""
     missing: dict[int, str] = {}
-    pending = select(
-        MA.c.id,
-        MA.c.patient_source_id,
-        MA.c.effective_at,
-        MA.c.dose_mg_per_kg,
-        MA.c.prednisone_factor,
-    ).where(
+    columns = ("id", "patient_source_id", "effective_at", "dose_mg_per_kg", "prednisone_factor")
+    pending = select(*(MA.c[name] for name in columns)).where(
         MA.c.site == site,
         MA.c.dose_mg_per_kg.is_not(None),
         MA.c.body_weight_observation_id.is_(None),
@@ -159,7 +154,7 @@ def apply_body_weights(
     for row in rows:
         weight = weights.latest(row.patient_source_id, row.effective_at)
         if weight is None:
-            missing[row.id] = "no body weight within 30 d for mg/kg dose"
+            missing[row.id] = NO_WEIGHT
             continue
         mg = _times(row.dose_mg_per_kg, weight.value)
         changes.append(
@@ -182,18 +177,10 @@ def apply_body_weights(
 
 def _weigh_order_doses(conn: Connection, site: str, missing: dict[int, str]) -> int:
     """The same for mg/kg dosage instructions of requests and statements."""
-    at = ORDER.c.authored_at
+    dose_columns = (DOSE.c.id, DOSE.c.order_id, DOSE.c.dose_mg_per_kg, DOSE.c.per_day)
+    order_columns = (ORDER.c.patient_source_id, ORDER.c.authored_at, ORDER.c.effective_start)
     stmt = (
-        select(
-            DOSE.c.id,
-            DOSE.c.order_id,
-            DOSE.c.dose_mg_per_kg,
-            DOSE.c.per_day,
-            DOSE.c.bounds_start,
-            ORDER.c.patient_source_id,
-            at,
-            ORDER.c.effective_start,
-        )
+        select(*dose_columns, DOSE.c.bounds_start, *order_columns)
         .join(ORDER, ORDER.c.id == DOSE.c.order_id)
         .where(
             ORDER.c.site == site,
@@ -208,7 +195,7 @@ def _weigh_order_doses(conn: Connection, site: str, missing: dict[int, str]) -> 
         when = row.bounds_start or row.authored_at or row.effective_start
         weight = weights.latest(row.patient_source_id, when) if when else None
         if weight is None:
-            missing[row.order_id] = "no body weight within 30 d for mg/kg dose"
+            missing[row.order_id] = NO_WEIGHT
             continue
         mg = _times(row.dose_mg_per_kg, weight.value)
         daily = float(Fraction(Decimal(repr(mg))) * Fraction(row.per_day)) if row.per_day else None
