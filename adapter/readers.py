@@ -145,15 +145,24 @@ def read_line(text: bytes, number: int, reader: ValueReader) -> Iterator[Result]
 def is_large(path: Path, gz: bool, threshold: int) -> bool:
     """True when the (uncompressed) file is larger than `threshold` bytes."""
     try:
-        size = path.stat().st_size
-        if gz and size >= 4:
-            with path.open("rb") as stream:
-                stream.seek(-4, os.SEEK_END)
-                # ISIZE: the uncompressed size modulo 2**32 (RFC 1952, section 2.3.1).
-                size = max(size, int.from_bytes(stream.read(4), "little"))
+        return content_size(path, gz) > threshold
     except OSError:
         return False  # reading the whole file will report the problem
-    return size > threshold
+
+
+def content_size(path: Path, gz: bool) -> int:
+    """The size of a file's content: for gzip, from its trailer (at least the file's size).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    size = path.stat().st_size
+    if gz and size >= 4:
+        with path.open("rb") as stream:
+            stream.seek(-4, os.SEEK_END)
+            # ISIZE: the uncompressed size modulo 2**32 (RFC 1952, section 2.3.1).
+            size = max(size, int.from_bytes(stream.read(4), "little"))
+    return size
 
 
 def read_large_json(path: Path, gz: bool, reader: ValueReader) -> Iterator[Result]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from adapter.bundles import Result
 from adapter.items import ReadStats
-from adapter.readers import Work, merge_stats
+from adapter.readers import Work, content_size, merge_stats
 from adapter.reading import iter_work
 from registry.prepare import Prepared, Preparer, Ready
 
@@ -53,14 +53,14 @@ def auto_workers(paths: Sequence[Path | str]) -> int:
 
 
 def _input_bytes(paths: Sequence[Path | str]) -> int:
-    """The size of the files under `paths` (stops counting at the threshold)."""
+    """The content size of the files under `paths`, gzip uncompressed (stops at the threshold)."""
     total = 0
     for given in paths:
         walked = os.walk(given) if Path(given).is_dir() else [("", [], [str(given)])]
         for folder, _subfolders, names in walked:
             for name in names:
                 try:
-                    total += Path(folder, name).stat().st_size
+                    total += content_size(Path(folder, name), name.lower().endswith(".gz"))
                 except OSError:
                     continue
                 if total >= MIN_PARALLEL_BYTES:
