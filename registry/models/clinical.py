@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from registry.db import Base
@@ -119,7 +119,29 @@ class Observation(Base):
 
     __tablename__ = "observation"
     __table_args__ = (
-        Index(None, "site", "patient_source_id", "analyte", "effective_at"),
+        # Covering for the report's passes over every value of a patient (end of follow-up, the
+        # per-window selection): read in (patient, analyte, time) order without the table rows.
+        Index(
+            "ix_observation_patient_values",
+            "site",
+            "patient_source_id",
+            "analyte",
+            "effective_at",
+            "effective_precision",
+            "status",
+            "exclusion",
+            "value",
+        ),
+        # The few date-only values, which the report reads apart (study days by local date).
+        Index(
+            "ix_observation_date_only",
+            "site",
+            "patient_source_id",
+            "analyte",
+            "effective_at",
+            sqlite_where=text("effective_precision IN ('year', 'month', 'day')"),
+            postgresql_where=text("effective_precision IN ('year', 'month', 'day')"),
+        ),
         Index(None, "analyte", "effective_at"),
     )
 

@@ -15,7 +15,13 @@ from registry import tables
 from registry.outcomes import index_sql
 from registry.outcomes import sqltime as st
 from registry.outcomes.protocol import Protocol
-from registry.outcomes.timeline import EOF_SLOT, Key, value_from_row
+from registry.outcomes.timeline import (
+    EOF_SLOT,
+    Key,
+    ValueReader,
+    patient_numbers,
+    value_columns,
+)
 from registry.outcomes.values import PatientValues
 
 OBS = tables.OBSERVATION
@@ -31,18 +37,16 @@ def fever_key(slot: str, hours: int) -> str:
 def _readings(protocol: Protocol, timeline: Any) -> Any:
     """Valid temperature readings of patients with a T0, on the instant axis."""
     at = st.instant(OBS.c.effective_at, OBS.c.effective_precision, timeline.c.utc_offset)
-    day = st.study_day(
-        at, OBS.c.effective_precision, timeline.c.utc_offset, timeline.c.t0, timeline.c.t0_day
-    )
     return (
         select(
             OBS.c.id,
             OBS.c.site,
             OBS.c.patient_source_id.label("pid"),
+            timeline.c.pno,
             OBS.c.value,
             at.label("at"),
-            day.label("day"),
             timeline.c.t0,
+            timeline.c.t0_day,
             timeline.c.eof,
         )
         .join(
@@ -56,6 +60,7 @@ def _readings(protocol: Protocol, timeline: Any) -> Any:
             *([OBS.c.effective_at <= protocol.data_cutoff] if protocol.data_cutoff else []),
         )
         .cte("temperature_readings")
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -66,9 +71,9 @@ def fever_statement(protocol: Protocol, timeline: Any, hours: Iterable[int]) -> 
     refs += [(t.name, temps.c.t0 + t.day * st.DAY) for t in protocol.timepoints]
     refs.append((EOF_SLOT, temps.c.eof))
     parts = [
-        select(temps.c.id, temps.c.site, temps.c.pid, temps.c.value, temps.c.at, temps.c.day)
+        select(temps.c.id, temps.c.site, temps.c.pid, temps.c.pno, temps.c.value, temps.c.at)
         .add_columns(cast(literal(fever_key(slot, span)), String).label("slot"))
-        .where(temps.c.at <= ref, temps.c.at >= ref - cast(literal(span * 3600), Integer))
+        .where(temps.c.at.between(ref - cast(literal(span * 3600), Integer), ref))
         for span in sorted(set(hours))
         for slot, ref in refs
     ]
@@ -79,26 +84,7 @@ def fever_statement(protocol: Protocol, timeline: Any, hours: Iterable[int]) -> 
     )
     ranked = select(slots, rank.label("rn")).subquery("fever_ranked")
     return (
-        select(
-            ranked.c.slot,
-            ranked.c.day,
-            OBS.c.id,
-            OBS.c.site,
-            OBS.c.patient_source_id,
-            OBS.c.analyte,
-            OBS.c.value,
-            OBS.c.unit,
-            OBS.c.comparator,
-            OBS.c.reference_low,
-            OBS.c.reference_high,
-            OBS.c.interpretation,
-            OBS.c.effective_at,
-            OBS.c.effective_precision,
-            SR.c.resource_type,
-            SR.c.resource_id,
-            SR.c.version_id,
-            SR.c.last_updated,
-        )
+        select(ranked.c.slot, ranked.c.pno, *value_columns())
         .join(OBS, OBS.c.id == ranked.c.id)
         .join(SR, SR.c.id == OBS.c.source_record_id)
         .where(ranked.c.rn == 1)
@@ -116,6 +102,10 @@ def select_fever(
     spans = sorted(set(hours))
     if not spans:
         return
+    reader = ValueReader(patient_numbers(conn, timeline))
     for row in conn.execute(fever_statement(protocol, timeline, spans)):
-        values = into.setdefault((row.site, row.patient_source_id), PatientValues())
-        values.fever[row.slot] = value_from_row(row, ())
+        key, value, _derived = reader.read(row[1:])
+        values = into.get(key)
+        if values is None:
+            values = into[key] = PatientValues()
+        values.fever[row[0]] = value

@@ -2,7 +2,7 @@
 
 `index_subquery` yields one row per patient with a T0: the earliest emapalumab administration
 (completed or in-progress), else (flagged "order") the earliest MedicationRequest.authoredOn or
-MedicationStatement.effective start. `eof_subquery` adds the end of follow-up: the latest valid
+MedicationStatement.effective start. `latest_ends` gives the end of follow-up: the latest valid
 Observation, MedicationAdministration (end if given), Encounter end or death, up to the cut-off.
 """
 
@@ -31,9 +31,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     union_all,
+    update,
 )
 
 from registry import tables
@@ -135,62 +137,60 @@ def index_subquery(protocol: Protocol, sites: Sequence[str]) -> Subquery:
 
 def _latest(
     table: Any, when: ColumnElement[Any], precision: ColumnElement[Any], *where: Any
-) -> Select[Any]:
-    """Latest time per patient and precision class (aggregated before any conversion)."""
+) -> list[Select[Any]]:
+    """Latest stored time per patient, timed and date-only apart (aggregated before converting).
+
+    Each class is its own pass with one group per patient: on SQLite the timed one reads an
+    index on (site, patient, ...) in order, the date-only one a partial index where there is one.
+    """
     dated = st.is_date_only(precision)
-    flag = case((dated, 1), else_=0)
-    return (
+    return [
         select(
             table.c.site.label("site"),
             table.c.patient_source_id.label("pid"),
-            flag.label("date_only"),
             func.max(when).label("at"),
+            literal(flag, Integer).label("date_only"),
         )
-        .where(when.is_not(None), *where)
-        .group_by(table.c.site, table.c.patient_source_id, flag)
-    )
+        .where(when.is_not(None), test, *where)
+        .group_by(table.c.site, table.c.patient_source_id)
+        for flag, test in ((0, or_(precision.is_(None), ~dated)), (1, dated))
+    ]
 
 
-def eof_subquery(protocol: Protocol, sites: Sequence[str], index: Subquery) -> Subquery:
-    """`index` plus `eof`: the end of follow-up (epoch seconds), never before T0."""
+def latest_ends(protocol: Protocol, sites: Sequence[str]) -> Subquery:
+    """Per patient, the latest end instant (epoch seconds) of the end-of-follow-up sources."""
     sources = set(protocol.section("end_of_follow_up")["sources"])
     cut = protocol.data_cutoff
     parts: list[Select[Any]] = []
     if "observation" in sources:
-        parts.append(
-            _latest(
-                OBS,
-                OBS.c.effective_at,
-                OBS.c.effective_precision,
-                OBS.c.status.in_(VALID_STATUSES),
-                OBS.c.exclusion.is_(None),
-                *_site_filter(OBS.c.site, sites),
-                *_cutoff(OBS.c.effective_at, cut),
-            )
+        parts += _latest(
+            OBS,
+            OBS.c.effective_at,
+            OBS.c.effective_precision,
+            OBS.c.status.in_(VALID_STATUSES),
+            OBS.c.exclusion.is_(None),
+            *_site_filter(OBS.c.site, sites),
+            *_cutoff(OBS.c.effective_at, cut),
         )
     if "medication_administration" in sources:
         ends = func.coalesce(MA.c.effective_end_at, MA.c.effective_at)
-        parts.append(
-            _latest(
-                MA,
-                ends,
-                MA.c.effective_precision,
-                MA.c.status.in_(["completed", "in-progress"]),
-                MA.c.exclusion.is_(None),
-                *_site_filter(MA.c.site, sites),
-                *_cutoff(ends, cut),
-            )
+        parts += _latest(
+            MA,
+            ends,
+            MA.c.effective_precision,
+            MA.c.status.in_(["completed", "in-progress"]),
+            MA.c.exclusion.is_(None),
+            *_site_filter(MA.c.site, sites),
+            *_cutoff(ends, cut),
         )
     if "encounter" in sources:
-        parts.append(
-            _latest(
-                ENC,
-                ENC.c.period_end,
-                ENC.c.period_end_precision,
-                ENC.c.exclusion.is_(None),
-                *_site_filter(ENC.c.site, sites),
-                *_cutoff(ENC.c.period_end, cut),
-            )
+        parts += _latest(
+            ENC,
+            ENC.c.period_end,
+            ENC.c.period_end_precision,
+            ENC.c.exclusion.is_(None),
+            *_site_filter(ENC.c.site, sites),
+            *_cutoff(ENC.c.period_end, cut),
         )
     if "death" in sources:
         pat = PAT.alias("dead")
@@ -198,22 +198,26 @@ def eof_subquery(protocol: Protocol, sites: Sequence[str], index: Subquery) -> S
             select(
                 pat.c.site.label("site"),
                 pat.c.source_id.label("pid"),
-                case((st.is_date_only(pat.c.deceased_precision), 1), else_=0).label("date_only"),
                 pat.c.deceased_at.label("at"),
+                case((st.is_date_only(pat.c.deceased_precision), 1), else_=0).label("date_only"),
             ).where(pat.c.deceased_at.is_not(None), *_cutoff(pat.c.deceased_at, cut))
         )
-    return _eof_join(protocol, index, union_all(*parts).subquery("eof_sources"))
+    return _latest_end(protocol, union_all(*parts).subquery("eof_sources"))
 
 
-def _eof_join(protocol: Protocol, index: Subquery, ends: Subquery) -> Subquery:
-    """Convert the per-class latest times to instants and join them to the index events."""
+def _latest_end(protocol: Protocol, ends: Subquery) -> Subquery:
+    """Per patient, the latest end instant (a date-only time ends with its local day)."""
     off = st.site_offset(ends.c.site, protocol)
     end_at = st.epoch(ends.c.at) + case((ends.c.date_only == 1, st.DAY - 1 - off), else_=0)
-    latest = (
+    return (
         select(ends.c.site, ends.c.pid, func.max(end_at).label("eof"))
         .group_by(ends.c.site, ends.c.pid)
         .subquery("eof_latest")
     )
+
+
+def _eof_join(protocol: Protocol, index: Subquery, latest: Subquery) -> Subquery:
+    """Join the latest end instants to the index events: the end of follow-up, never before T0."""
     eof = func.coalesce(latest.c.eof, index.c.t0)
     return (
         select(index, case((eof < index.c.t0, index.c.t0), else_=eof).label("eof"))
@@ -224,10 +228,12 @@ def _eof_join(protocol: Protocol, index: Subquery, ends: Subquery) -> Subquery:
 
 # The patient timeline, computed once per report: T0 and the end of follow-up are read by every
 # selection (values, temperatures) and by the listing, so a temporary table saves recomputing
-# the end of follow-up (a pass over every observation) several times.
+# the end of follow-up (a pass over every observation) several times. `pno` numbers the patients
+# in (site, pid) order (on SQLite it is the rowid, so a scan of the table comes in that order).
 PATIENT_TIMELINE = Table(
     "masreg_patient_timeline",
     MetaData(),
+    Column("pno", Integer, primary_key=True),
     Column("site", String(64), nullable=False),
     Column("pid", String(64), nullable=False),
     Column("t0", BigInteger, nullable=False),
@@ -247,18 +253,34 @@ PATIENT_TIMELINE = Table(
 
 def timeline_subquery(protocol: Protocol, sites: Sequence[str]) -> Subquery:
     """T0 and end of follow-up per patient as a subquery (recomputed wherever it is used)."""
-    return eof_subquery(protocol, sites, index_subquery(protocol, sites))
+    return _eof_join(protocol, index_subquery(protocol, sites), latest_ends(protocol, sites))
 
 
 @contextmanager
 def patient_timeline(conn: Connection, protocol: Protocol, sites: Sequence[str]) -> Iterator[Table]:
-    """Fill a temporary table with each patient's T0 and end of follow-up, for one report."""
-    conn.execute(text(f"DROP TABLE IF EXISTS {PATIENT_TIMELINE.name}"))
-    PATIENT_TIMELINE.create(conn)
-    source = timeline_subquery(protocol, sites)
-    names = [c.name for c in PATIENT_TIMELINE.columns]
-    conn.execute(insert(PATIENT_TIMELINE).from_select(names, select(*(source.c[n] for n in names))))
+    """Fill a temporary table with each patient's T0 and end of follow-up, for one report.
+
+    The index events go in first (end of follow-up = T0), then the latest end per patient
+    updates them: two small statements the planners estimate well, where one would join an
+    aggregate of every observation to a subquery they cannot count.
+    """
+    table = PATIENT_TIMELINE
+    conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+    table.create(conn)
+    index = index_subquery(protocol, sites)
+    names = [c.name for c in table.columns if c.name not in ("pno", "eof")]
+    rows = select(*(index.c[n] for n in names), index.c.t0).order_by(index.c.site, index.c.pid)
+    conn.execute(insert(table).from_select([*names, "eof"], rows))
+    latest = latest_ends(protocol, sites)
+    conn.execute(
+        update(table)
+        .where(
+            latest.c.site == table.c.site, latest.c.pid == table.c.pid, latest.c.eof > table.c.eof
+        )
+        .values(eof=latest.c.eof)
+    )
+    conn.execute(text(f"ANALYZE {table.name}"))  # planner statistics: the table is small
     try:
-        yield PATIENT_TIMELINE
+        yield table
     finally:
-        PATIENT_TIMELINE.drop(conn)
+        table.drop(conn)

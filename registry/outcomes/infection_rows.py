@@ -18,6 +18,7 @@ from adapter.textmatch import find_form, find_terms
 from registry import tables
 from registry.outcomes.index_sql import VALID_STATUSES
 from registry.outcomes.protocol import Protocol
+from registry.outcomes.rawtime import iso
 from registry.outcomes.values import Source
 
 OBS = tables.OBSERVATION
@@ -88,7 +89,18 @@ def _sites(column: Any, sites: Sequence[str]) -> list[Any]:
 
 
 def _source(row: Any) -> Source:
-    return Source(row.resource_type, row.resource_id, row.version_id, row.last_updated)
+    return Source(
+        row.resource_type, row.resource_id, row.version_id, iso(row.last_updated), row.record_id
+    )
+
+
+LINEAGE = (
+    SR.c.id.label("record_id"),
+    SR.c.resource_type,
+    SR.c.resource_id,
+    SR.c.version_id,
+    SR.c.last_updated,
+)
 
 
 def load_results(
@@ -96,7 +108,7 @@ def load_results(
 ) -> dict[Key, list[Event]]:
     """Viral DNA and IgG results per patient; `analytes` maps analyte -> (organism, kind)."""
     stmt = (
-        select(OBS, SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated)
+        select(OBS, *LINEAGE)
         .join(SR, SR.c.id == OBS.c.source_record_id)
         .where(
             OBS.c.analyte.in_(sorted(analytes)),
@@ -138,7 +150,7 @@ def load_coded(
 ) -> dict[Key, list[Event]]:
     """Coded infection Conditions and actual AdverseEvents per patient."""
     wanted = sorted(set(organisms))
-    lineage = (SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated)
+    lineage = LINEAGE
     when = COND.c.onset_at
     conditions = (
         select(COND, *lineage)
@@ -201,7 +213,7 @@ def load_treatments(
     if not drugs:
         return {}
     stmt = (
-        select(MA, SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated)
+        select(MA, *LINEAGE)
         .join(SR, SR.c.id == MA.c.id)
         .where(
             MA.c.ingredient.in_(sorted(drugs)),

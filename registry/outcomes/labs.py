@@ -16,33 +16,65 @@ from registry.outcomes.timeline import EOF_SLOT, Key
 from registry.outcomes.values import IndexEvent, PatientValues
 
 
-def _slot_row(
-    slot: str,
+class _Points:
+    """The values of one analyte, unit and slot across the cohort, and their change."""
+
+    __slots__ = ("change", "comparators", "now", "relative")
+
+    def __init__(self) -> None:
+        self.now: list[float] = []
+        self.change: list[float] = []
+        self.relative: list[float] = []
+        self.comparators = 0
+
+
+def _collect(
     analyte: str,
-    unit: str,
+    slots: Sequence[str],
     cohort: Sequence[IndexEvent],
     values: Mapping[Key, PatientValues],
-) -> dict[str, Any]:
-    """One time point of one analyte's trajectory."""
-    now, change, relative, comparators = [], [], [], 0
+) -> tuple[set[str], dict[tuple[str, str], _Points]]:
+    """One pass over the cohort: the units reported, and the points per (unit, slot)."""
+    units: set[str] = set()
+    points: dict[tuple[str, str], _Points] = {}
     for ie in cohort:
         patient = values.get(ie.key)
-        value = patient.at(slot).get(analyte) if patient else None
-        if value is None or value.unit != unit or value.value is None:
+        if patient is None:
             continue
-        now.append(value.value)
-        comparators += value.comparator is not None
-        base = patient.baseline.get(analyte) if patient else None
-        if slot != "baseline" and base is not None and base.unit == unit and base.value is not None:
-            change.append(value.value - base.value)
-            if base.value:
-                relative.append((value.value - base.value) / base.value * 100)
-    row = {"timepoint": slot, **stats.describe(now)}
-    row["missing"] = len(cohort) - len(now)
-    row["comparator_values"] = comparators
+        base = patient.baseline.get(analyte)
+        for slot in slots:
+            value = patient.at(slot).get(analyte)
+            if value is None:
+                continue
+            units.add(value.unit or "")
+            if value.unit is None or value.value is None:
+                continue  # counted as missing (a unit-less value joins no unit's row)
+            found = points.get((value.unit, slot))
+            if found is None:
+                found = points[(value.unit, slot)] = _Points()
+            found.now.append(value.value)
+            found.comparators += value.comparator is not None
+            if (
+                slot != "baseline"
+                and base is not None
+                and base.unit == value.unit
+                and (base.value is not None)
+            ):
+                found.change.append(value.value - base.value)
+                if base.value:
+                    found.relative.append((value.value - base.value) / base.value * 100)
+    return units, points
+
+
+def _slot_row(slot: str, found: _Points | None, n: int) -> dict[str, Any]:
+    """One time point of one analyte's trajectory."""
+    found = found or _Points()
+    row = {"timepoint": slot, **stats.describe(found.now)}
+    row["missing"] = n - len(found.now)
+    row["comparator_values"] = found.comparators
     if slot != "baseline":
-        row["change_from_baseline"] = stats.describe(change)
-        row["percent_change_from_baseline"] = stats.describe(relative, "0.1")
+        row["change_from_baseline"] = stats.describe(found.change)
+        row["percent_change_from_baseline"] = stats.describe(found.relative, "0.1")
     return row
 
 
@@ -53,16 +85,8 @@ def trajectories(
     slots = ["baseline", *(t.name for t in protocol.timepoints), EOF_SLOT]
     out = []
     for analyte in protocol.section("labs")["analytes"]:
-        units = sorted(
-            {
-                v.unit or ""
-                for ie in cohort
-                if ie.key in values
-                for slot in slots
-                if (v := values[ie.key].at(slot).get(analyte)) is not None
-            }
-        )
-        for unit in units:
-            rows = [_slot_row(slot, analyte, unit, cohort, values) for slot in slots]
+        units, points = _collect(analyte, slots, cohort, values)
+        for unit in sorted(units):
+            rows = [_slot_row(slot, points.get((unit, slot)), len(cohort)) for slot in slots]
             out.append({"analyte": analyte, "unit": unit or None, "timepoints": rows})
     return out

@@ -10,18 +10,21 @@ when x >= ULN; anything else a comparator leaves open is undetermined (None).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 from registry.outcomes.protocol import Protocol, RefRange
 from registry.outcomes.values import Value
 
-_ABNORMAL = {"H", "HH", "L", "LL", "A", "AA", "HU", "LU"}
+_ABNORMAL = frozenset({"H", "HH", "L", "LL", "A", "AA", "HU", "LU"})
+_DECIDING = _ABNORMAL | {"N"}  # interpretation codes that decide normality on their own
+_MISSING = object()
 _HIGH = {"H", "HH", "HU"}
 _LOW = {"L", "LL", "LU"}
 
 
-@dataclass(frozen=True, slots=True)
-class Judged:
+class Judged(NamedTuple):
     """A value's range and the basis it came from."""
 
     low: float | None
@@ -39,13 +42,41 @@ class Ranges:
         self.sex = sex
         self.canonical = canonical
         self._defaults: dict[tuple[str, str | None], RefRange | None] = {}
+        self._memo: dict[tuple[int, str], Any] | None = None
+
+    @contextmanager
+    def remembering(self) -> Iterator[None]:
+        """Judge each value once inside the block (one patient's verdicts under every rule set).
+
+        Judgements are remembered by the value object's identity, so the caller must keep the
+        values alive for the whole block (a patient's selected values are).
+        """
+        self._memo = {}
+        try:
+            yield
+        finally:
+            self._memo = None
+
+    def _remembered(self, kind: str, value: Value, compute: Any) -> Any:
+        memo = self._memo
+        if memo is None:
+            return compute(value)
+        key = (id(value), kind)
+        found = memo.get(key, _MISSING)
+        if found is _MISSING:
+            found = memo[key] = compute(value)
+        return found
 
     def judge(self, value: Value) -> Judged:
         """The range that applies to a value."""
+        found: Judged = self._remembered("judge", value, self._judge)
+        return found
+
+    def _judge(self, value: Value) -> Judged:
         codes = _codes(value.interpretation)
         if value.reference_low is not None or value.reference_high is not None:
             return Judged(value.reference_low, value.reference_high, "lab-range", codes)
-        if codes & (_ABNORMAL | {"N"}):
+        if codes & _DECIDING:
             return Judged(None, None, "interpretation", codes)
         default = self._default(value)
         if default is not None:
@@ -63,6 +94,10 @@ class Ranges:
 
     def is_normal(self, value: Value) -> bool | None:
         """True normal, False abnormal, None undetermined."""
+        found: bool | None = self._remembered("normal", value, self._is_normal)
+        return found
+
+    def _is_normal(self, value: Value) -> bool | None:
         judged = self.judge(value)
         if judged.basis == "interpretation":
             return "N" in judged.interpretation and not judged.interpretation & _ABNORMAL

@@ -10,8 +10,10 @@ per-patient verdict carries the registry rows and source resource versions behin
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -35,10 +37,11 @@ from registry.outcomes import (
 )
 from registry.outcomes.protocol import Protocol
 from registry.outcomes.ranges import Ranges
-from registry.outcomes.report_patients import lab_points, patient_entry
-from registry.outcomes.values import IndexEvent, PatientValues, Source
+from registry.outcomes.rawtime import iso
+from registry.outcomes.report_patients import lab_points, observations, patient_entry
+from registry.outcomes.values import Citations, IndexEvent, PatientValues, Source
 
-REPORT_VERSION = "1.0"
+REPORT_VERSION = "2.0"
 COND = tables.CONDITION
 SR = tables.SOURCE_RECORD
 Key = tuple[str, str]
@@ -76,7 +79,9 @@ def _lineage(conn: Connection, ids: set[int]) -> dict[int, Source]:
             SR.c.id, SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated
         ).where(SR.c.id.in_(ordered[start : start + 500]))
         for r in conn.execute(stmt):
-            out[r.id] = Source(r.resource_type, r.resource_id, r.version_id, r.last_updated)
+            out[r.id] = Source(
+                r.resource_type, r.resource_id, r.version_id, iso(r.last_updated), r.id
+            )
     return out
 
 
@@ -137,10 +142,45 @@ def _canonical(protocol: Protocol) -> dict[str, str]:
     return {k: a.canonical_unit for k, a in term.analytes.items() if a.canonical_unit}
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the report is built, then restore it.
+
+    A large report allocates millions of small objects that all stay alive until it is
+    returned (no cycles: refcounting frees what goes); every full collection on the way would
+    walk all of them again, a third of the time at 10,000 patients.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _tune(conn: Connection) -> None:
+    """Session settings for the report's few large queries (this transaction only).
+
+    PostgreSQL: no JIT compilation (it costs seconds per statement and saves less here) and
+    enough memory to hash the per-patient groups without spilling to disk.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+
+
 def build_report(
     conn: Connection, protocol: Protocol, *, sites: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Compute every outcome of the protocol and assemble the report."""
+    with _no_cycle_collection():
+        return _build(conn, protocol, sites)
+
+
+def _build(conn: Connection, protocol: Protocol, sites: Sequence[str]) -> dict[str, Any]:
+    """`build_report` proper."""
+    _tune(conn)
     with index_sql.patient_timeline(conn, protocol, sites) as timeline_table:
         cohort = timeline.load_index_events(conn, timeline_table)
         analytes = response.needed_analytes(protocol) | set(protocol.section("labs")["analytes"])
@@ -149,15 +189,15 @@ def build_report(
     canonical = _canonical(protocol)
     empty = PatientValues()
     by_sex = {sex: Ranges(protocol, sex, canonical) for sex in {ie.sex for ie in cohort}}
-    verdicts = {
-        name: {
-            ie.key: response.assess_patient(
-                protocol, name, ie, values.get(ie.key, empty), canonical, by_sex[ie.sex]
-            )
-            for ie in cohort
-        }
-        for name in response.rule_sets_used(protocol)
-    }
+    names = response.rule_sets_used(protocol)
+    verdicts: dict[str, dict[Key, list[response.Assessment]]] = {name: {} for name in names}
+    for ie in cohort:
+        mine, ranges = values.get(ie.key, empty), by_sex[ie.sex]
+        with ranges.remembering():  # the patient's values, judged once for every rule set
+            for name in names:
+                verdicts[name][ie.key] = response.assess_patient(
+                    protocol, name, ie, mine, canonical, ranges
+                )
     diseases = _diseases(conn, sites)
     courses, lineage = _steroids(conn, protocol, sites, cohort)
     infected = _infections(conn, protocol, sites, cohort)
@@ -168,9 +208,13 @@ def build_report(
         [infected[ie.key] for ie in cohort],
         len(cohort),
     )
+    cite = Citations()
     report.update(
         safety.summarise(
-            cohort, safety.load_adverse_events(conn, sites), protocol.section("adverse_events")
+            cohort,
+            safety.load_adverse_events(conn, sites),
+            protocol.section("adverse_events"),
+            cite,
         )
     )
     primary = protocol.rule_set
@@ -188,20 +232,23 @@ def build_report(
                 courses[ie.key],
                 lineage,
                 infected[ie.key],
+                cite,
             ),
+            "observations": observations(values.get(ie.key), cite),
             "labs": lab_points(values.get(ie.key), lab_analytes, slots),
             "scores": _scores(values.get(ie.key, empty), courses[ie.key]),
         }
         for ie in cohort
     ]
     report["cohort"]["scores"] = _score_summary(report["patients"])
+    report["sources"] = cite.as_json()
     return report
 
 
 def _scores(values: PatientValues, course: steroids.SteroidCourse) -> dict[str, Any]:
     """Baseline HScore and MAS 2016 of one patient (cohort description, CLINICAL-SPEC 3.6)."""
     hot = [v.value for k, v in values.fever.items() if k.startswith("baseline@") and v.value]
-    before = any(d.study_day < 0 and d.mg > 0 for d in course.days)
+    before = any(d.study_day < 0 and d.mg > 0 for d in course.runs)
     return scores.baseline_scores(values.baseline, max(hot) if hot else None, before)
 
 
@@ -291,6 +338,6 @@ def _steroid_tables(
         )
         for t in protocol.timepoints
     }
-    summary["patients_with_pulse_days"] = sum(1 for c in courses if c.pulse_days)
+    summary["patients_with_pulse_days"] = sum(1 for c in courses if c.pulse_day_count)
     summary["n"] = len(courses)
     return summary

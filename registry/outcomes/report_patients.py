@@ -1,10 +1,14 @@
 """The per-patient listing of the report, like a paper's case table.
 
-With the evidence behind every verdict (per time point, per marker), steroid dose and infection.
+With the evidence behind every verdict, compactly: each patient lists its selected values once
+(`observations`, by registry observation id) and the verdicts, trajectories and scores refer to
+them by id; every cited source resource version is listed once for the whole report
+(`Citations`, the report's `sources`), and the evidence refers to it by registry record id.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -14,10 +18,12 @@ from registry.outcomes.infections import Infection
 from registry.outcomes.response import Assessment, best_to_date
 from registry.outcomes.steroids import DayDose, SteroidCourse
 from registry.outcomes.timeline import EOF_SLOT
-from registry.outcomes.values import IndexEvent, PatientValues, Source
+from registry.outcomes.values import Citations, IndexEvent, PatientValues, Source
 
 
+@functools.lru_cache(maxsize=16384)
 def _mg(value: Fraction | None, places: str = "0.01") -> float | None:
+    """A dose rounded half-up for display (doses repeat: rounded once each)."""
     return None if value is None else stats.round_half_up(value, places)
 
 
@@ -28,7 +34,7 @@ def _iso(ie: IndexEvent, at: Any, precision: str | None = None) -> str:
 
 
 def assessment_dict(item: Assessment) -> dict[str, Any]:
-    """One verdict with its per-marker evidence."""
+    """One verdict with its per-marker evidence (values as observation ids)."""
     return {
         "timepoint": item.slot,
         "day": item.day,
@@ -38,16 +44,33 @@ def assessment_dict(item: Assessment) -> dict[str, Any]:
     }
 
 
-def _day_dict(day: DayDose, lineage: Mapping[int, Source] | None = None) -> dict[str, Any]:
+def observations(values: PatientValues | None, cite: Citations) -> dict[str, Any]:
+    """The patient's selected values (every slot, temperatures too), by observation id."""
+    out: dict[str, Any] = {}
+    if values is None:
+        return out
+    for slot_values in (values.baseline, *values.timepoints.values(), values.fever):
+        for value in slot_values.values():
+            key = str(value.row_id)
+            if key not in out:
+                out[key] = value.evidence()
+                cite.cite(value.source)
+                for parent in value.derived_from:
+                    cite.cite(parent)
+    return out
+
+
+def _day_dict(day: DayDose, lineage: Mapping[int, Source], cite: Citations) -> dict[str, Any]:
     sources = []
     for drug, kind, ids in day.sources:
-        entry: dict[str, Any] = {"drug": drug, "kind": kind, "record_ids": list(ids)}
-        if lineage is not None:
-            entry["sources"] = [lineage[i].as_dict() for i in ids if i in lineage]
-        sources.append(entry)
+        sources.append({"drug": drug, "kind": kind, "record_ids": list(ids)})
+        for i in ids:
+            if i in lineage:
+                cite.cite(lineage[i])
     return {
         "date": day.day.isoformat(),
         "study_day": day.study_day,
+        "days": day.days,
         "mg": _mg(day.mg),
         "mg_per_kg": _mg(day.mg_per_kg, "0.001"),
         "pulse": day.pulse,
@@ -55,24 +78,29 @@ def _day_dict(day: DayDose, lineage: Mapping[int, Source] | None = None) -> dict
     }
 
 
-def steroid_dict(course: SteroidCourse, lineage: Mapping[int, Source]) -> dict[str, Any]:
-    """A patient's steroid course: baseline, end, reduction, weeks, pulses, every day."""
-    pulses = course.pulse_days
+def steroid_dict(
+    course: SteroidCourse, lineage: Mapping[int, Source], cite: Citations
+) -> dict[str, Any]:
+    """A patient's steroid course: baseline, end, reduction, weeks, pulses, the daily runs.
+
+    The records behind the baseline and end days are cited in `sources`; every run names its
+    records by id.
+    """
     return {
         "baseline_mg": _mg(course.baseline.mg) if course.baseline else None,
-        "baseline_day": _day_dict(course.baseline, lineage) if course.baseline else None,
+        "baseline_day": _day_dict(course.baseline, lineage, cite) if course.baseline else None,
         "end_mg": _mg(course.end.mg) if course.end else None,
-        "end_day": _day_dict(course.end, lineage) if course.end else None,
+        "end_day": _day_dict(course.end, lineage, cite) if course.end else None,
         "reduction_percent": _mg(course.reduction, "0.1"),
         "weeks_mean_mg": {name: _mg(mg) for name, mg in course.weeks.items()},
-        "pulse_days": len(pulses),
-        "cumulative_pulse_mg": _mg(sum((d.mg for d in pulses), Fraction(0))),
+        "pulse_days": course.pulse_day_count,
+        "cumulative_pulse_mg": _mg(course.pulse_mg),
         "excluded_rows_by_route": course.excluded_rows,
-        "daily": [_day_dict(d) for d in course.days],
+        "daily": [_day_dict(d, {}, cite) for d in course.runs],
     }
 
 
-def infection_dict(infection: Infection) -> dict[str, Any]:
+def infection_dict(infection: Infection, cite: Citations) -> dict[str, Any]:
     """One organism's status with the events that decided it."""
     peak = infection.peak
     return {
@@ -91,7 +119,7 @@ def infection_dict(infection: Infection) -> dict[str, Any]:
                 "result": e.result,
                 "shown": e.shown,
                 "at": e.at.isoformat(),
-                "source": e.source.as_dict(),
+                "source": cite.cite(e.source),
             }
             for e in (
                 *infection.incident,
@@ -104,7 +132,7 @@ def infection_dict(infection: Infection) -> dict[str, Any]:
                 "row_id": e.row_id,
                 "drug": e.shown,
                 "at": e.at.isoformat(),
-                "source": e.source.as_dict(),
+                "source": cite.cite(e.source),
             }
             for e in infection.treatments[:1]
         ],
@@ -113,27 +141,22 @@ def infection_dict(infection: Infection) -> dict[str, Any]:
 
 def lab_points(
     values: PatientValues | None, analytes: Sequence[str], slots: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """The patient's selected value of each lab analyte per slot, for per-patient trajectories.
+) -> dict[str, dict[str, int]]:
+    """The patient's selected value of each lab analyte per slot, as observation ids.
 
-    The same values as the cohort `labs` table (baseline, each time point, end of follow-up),
-    each with its study day; slots without a numeric value are left out.
+    The same values as the cohort `labs` table (baseline, each time point, end of follow-up);
+    slots without a numeric value are left out. The ids refer to the patient's `observations`.
     """
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, dict[str, int]] = {}
+    if values is None:
+        return out
+    per_slot = [(slot, values.at(slot)) for slot in slots]
     for analyte in analytes:
-        points = [
-            {
-                "timepoint": slot,
-                "study_day": v.study_day,
-                "value": v.value,
-                "unit": v.unit,
-                "comparator": v.comparator,
-            }
-            for slot in slots
-            if values is not None
-            and (v := values.at(slot).get(analyte)) is not None
-            and v.value is not None
-        ]
+        points = {
+            slot: v.row_id
+            for slot, found in per_slot
+            if (v := found.get(analyte)) is not None and v.value is not None
+        }
         if points:
             out[analyte] = points
     return out
@@ -148,6 +171,7 @@ def patient_entry(
     course: SteroidCourse,
     lineage: Mapping[int, Source],
     infections: Mapping[str, Infection],
+    cite: Citations,
 ) -> dict[str, Any]:
     """One patient's row of the listing (issue 3 item 10 keys and the evidence)."""
     mine = verdicts[primary]
@@ -159,7 +183,7 @@ def patient_entry(
         "underlying_disease": disease,
         "t0": _iso(ie, ie.t0, ie.t0_precision),
         "t0_from": ie.t0_kind,
-        "t0_evidence": {"row_id": ie.t0_row_id, "source": ie.t0_source.as_dict()},
+        "t0_evidence": {"row_id": ie.t0_row_id, "source": cite.cite(ie.t0_source)},
         "end_of_follow_up": _iso(ie, ie.end_of_follow_up),
         "follow_up_days": ie.eof_day,
         "deceased": ie.deceased_at.isoformat() if ie.deceased_at else None,
@@ -174,9 +198,9 @@ def patient_entry(
         "assessments": {
             name: [assessment_dict(a) for a in verdicts[name]] for name in evidence_sets
         },
-        "steroid": steroid_dict(course, lineage),
+        "steroid": steroid_dict(course, lineage, cite),
         "infections": sorted(o for o, i in infections.items() if i.counted),
         "infection_details": [
-            infection_dict(i) for i in infections.values() if i.counted or i.prevalent
+            infection_dict(i, cite) for i in infections.values() if i.counted or i.prevalent
         ],
     }

@@ -8,9 +8,8 @@ denominator is every patient with a T0 (Decisions 3).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from registry.outcomes import stats
 from registry.outcomes.fever import fever_key
@@ -23,8 +22,7 @@ from registry.outcomes.values import IndexEvent, PatientValues
 STATUSES = ("CR", "PR", "HI", "NR", "NE")
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     """One patient's verdict at one slot under one rule set."""
 
     slot: str

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from registry import tables
-from registry.outcomes.values import IndexEvent, Source
+from registry.outcomes.rawtime import iso
+from registry.outcomes.values import Citations, IndexEvent, Source
 
 AE = tables.ADVERSE_EVENT
 CRIT = tables.ADVERSE_EVENT_CRITERION
@@ -55,8 +56,8 @@ class AdverseEventRow:
             why.append(f"CTCAE grade {self.grade}")
         return why
 
-    def evidence(self) -> dict[str, Any]:
-        """JSON form."""
+    def evidence(self, cite: Citations) -> dict[str, Any]:
+        """JSON form; the source as its record id (cited in `cite`)."""
         return {
             "adverse_event_id": self.row_id,
             "term": self.term,
@@ -64,7 +65,7 @@ class AdverseEventRow:
             "severity": self.severity,
             "outcome": self.outcome,
             "occurred": self.at.isoformat() if self.at else None,
-            "source": self.source.as_dict(),
+            "source": cite.cite(self.source),
         }
 
 
@@ -94,7 +95,7 @@ def load_adverse_events(conn: Connection, sites: Sequence[str]) -> dict[Key, lis
                 tuple(sorted(criteria.get(r.id, []))),
                 when,
                 r.occurred_precision if r.occurred_at else None,
-                Source(r.resource_type, r.resource_id, r.version_id, r.last_updated),
+                Source(r.resource_type, r.resource_id, r.version_id, iso(r.last_updated), r.id),
             )
         )
     return out
@@ -112,15 +113,20 @@ def summarise(
     cohort: Sequence[IndexEvent],
     events: Mapping[Key, Sequence[AdverseEventRow]],
     cfg: Mapping[str, Any],
+    cite: Citations | None = None,
 ) -> dict[str, Any]:
-    """AEs by term and grade, SAEs with criteria, near misses and pre-index events."""
+    """AEs by term and grade, SAEs with criteria, near misses and pre-index events.
+
+    The listed events' sources go to `cite` (the report's `sources`).
+    """
+    cite = cite if cite is not None else Citations()
     grade_4 = bool(cfg["grade_4_is_serious"])
     terms: dict[str, dict[str, Any]] = {}
     serious, near_misses, pre_index = [], [], 0
     for ie in cohort:
         for ev in events.get(ie.key, ()):
             if ev.actuality != "actual":
-                near_misses.append({"patient_ref": f"Patient/{ie.patient_id}", **ev.evidence()})
+                near_misses.append({"patient_ref": f"Patient/{ie.patient_id}", **ev.evidence(cite)})
                 continue
             if cfg["treatment_emergent_only"] and not emergent(ev, ie):
                 pre_index += 1
@@ -138,7 +144,7 @@ def summarise(
                         "patient_ref": f"Patient/{ie.patient_id}",
                         "site": ie.site,
                         "criteria": why,
-                        **ev.evidence(),
+                        **ev.evidence(cite),
                     }
                 )
     by_term = [

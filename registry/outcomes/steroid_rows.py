@@ -7,6 +7,7 @@ strings), local dates already resolved.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from registry import tables
+from registry.outcomes import rawtime
 from registry.outcomes.index_sql import VALID_STATUSES
 from registry.outcomes.protocol import Protocol
 
@@ -40,6 +42,7 @@ class Given:
     factor: Fraction | None
     route_class: str
     status: str
+    eq: Fraction | None = None  # prednisone-equivalent mg (mg x factor), when both are known
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +62,23 @@ class Instruction:
     as_needed: bool
 
 
+@functools.lru_cache(maxsize=4096)
 def exact(value: float | None) -> Fraction | None:
     """The exact decimal a float column stores (a dose written '7.5' is 15/2)."""
     return None if value is None else Fraction(Decimal(repr(value)))
 
 
+@functools.lru_cache(maxsize=1024)
 def fraction(text: str | None) -> Fraction | None:
     """A factor stored as an exact fraction string ('20/3')."""
     return None if not text else Fraction(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def equivalent(mg: float | None, factor: str | None) -> Fraction | None:
+    """Prednisone-equivalent mg of a dose (exact), None when the dose or factor is unknown."""
+    dose, ratio = exact(mg), fraction(factor)
+    return None if dose is None or ratio is None else dose * ratio
 
 
 def local_date(at: datetime | None, precision: str | None, offset: int) -> date | None:
@@ -108,24 +120,30 @@ def load_given(
         MA.c.prednisone_factor,
         MA.c.route_class,
         MA.c.status,
-        MA.c.effective_at,
+        rawtime.untyped(MA.c.effective_at),
         MA.c.effective_precision,
     ).where(MA.c.drug_class == GLUCOCORTICOID, MA.c.exclusion.is_(None), *_sites(MA.c.site, sites))
     if protocol.data_cutoff is not None:
         stmt = stmt.where(MA.c.effective_at <= protocol.data_cutoff)
     out: dict[Key, list[Given]] = defaultdict(list)
-    for r in conn.execute(stmt):
-        day = local_date(r.effective_at, r.effective_precision, protocol.offset_for(r.site))
-        assert day is not None  # noqa: S101 - effective_at is NOT NULL
-        out[(r.site, r.patient_source_id)].append(
+    zones: dict[str, timezone] = {}
+    for rid, site, pid, ingredient, mg, factor, route, status, raw, precision in conn.execute(stmt):
+        zone = zones.get(site) or zones.setdefault(
+            site, timezone(timedelta(seconds=protocol.offset_for(site)))
+        )
+        moment = rawtime.to_datetime(raw)
+        assert moment is not None  # noqa: S101 - effective_at is NOT NULL
+        day = moment.date() if precision in rawtime.DATE_ONLY else moment.astimezone(zone).date()
+        out[(site, pid)].append(
             Given(
-                r.id,
+                rid,
                 day,
-                r.ingredient or "unknown",
-                exact(r.dose_mg),
-                fraction(r.prednisone_factor),
-                r.route_class,
-                r.status,
+                ingredient or "unknown",
+                exact(mg),
+                fraction(factor),
+                route,
+                status,
+                equivalent(mg, factor),
             )
         )
     return out

@@ -9,11 +9,13 @@ follow-up) / baseline x 100, NA when the baseline is 0.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 from registry.outcomes import stats
@@ -24,7 +26,11 @@ from registry.outcomes.values import IndexEvent
 
 @dataclass(frozen=True, slots=True)
 class DayDose:
-    """One day's prednisone-equivalent total with the rows behind each drug's dose."""
+    """A day's prednisone-equivalent total with the rows behind each drug's dose.
+
+    A run of `days` consecutive days from `day` with the same dose, weight and rows (a course is
+    stored as such runs: a taper order covers months with one dose).
+    """
 
     day: date
     study_day: int
@@ -32,13 +38,25 @@ class DayDose:
     mg_per_kg: Fraction | None
     pulse: bool
     sources: tuple[tuple[str, str, tuple[int, ...]], ...]  # (drug, kind, source record ids)
+    days: int = 1
+
+    @property
+    def last_study_day(self) -> int:
+        """The study day of the run's last day."""
+        return self.study_day + self.days - 1
+
+    def on(self, study_day: int) -> DayDose:
+        """The single day `study_day` of the run."""
+        offset = study_day - self.study_day
+        return DayDose(self.day + timedelta(days=offset), study_day, self.mg, self.mg_per_kg,
+                       self.pulse, self.sources)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class SteroidCourse:
-    """One patient's steroid course and reduction (4.3.7-4.3.9)."""
+    """One patient's steroid course and reduction (4.3.7-4.3.9); `runs` cover every day."""
 
-    days: tuple[DayDose, ...]
+    runs: tuple[DayDose, ...]
     baseline: DayDose | None
     end: DayDose | None
     weeks: dict[str, Fraction | None] = field(default_factory=dict)
@@ -53,8 +71,18 @@ class SteroidCourse:
 
     @property
     def pulse_days(self) -> list[DayDose]:
-        """Days flagged as pulses."""
-        return [d for d in self.days if d.pulse]
+        """Runs of days flagged as pulses."""
+        return [d for d in self.runs if d.pulse]
+
+    @property
+    def pulse_day_count(self) -> int:
+        """The number of pulse days."""
+        return sum(d.days for d in self.runs if d.pulse)
+
+    @property
+    def pulse_mg(self) -> Fraction:
+        """The cumulative prednisone-equivalent dose of the pulse days."""
+        return sum((d.mg * d.days for d in self.runs if d.pulse), Fraction(0))
 
 
 def _day_drugs(
@@ -68,8 +96,13 @@ def _day_drugs(
     for g in given.get(day, []):
         if g.mg is None or g.factor is None:
             continue
-        kind, mg, eq, ids = out.get(g.ingredient, ("administration", Fraction(0), Fraction(0), ()))
-        out[g.ingredient] = (kind, mg + g.mg, eq + g.mg * g.factor, (*ids, g.row_id))
+        dose = g.eq if g.eq is not None else g.mg * g.factor
+        found = out.get(g.ingredient)
+        if found is None:
+            out[g.ingredient] = ("administration", g.mg, dose, (g.row_id,))
+        else:
+            kind, mg, eq, ids = found
+            out[g.ingredient] = (kind, mg + g.mg, eq + dose, (*ids, g.row_id))
     for kind in ("request", "statement"):
         for drug, (mg, eq, ids) in _ordered(day, orders, kind).items():
             out.setdefault(drug, (kind, mg, eq, ids))
@@ -132,20 +165,31 @@ def _weight(day: date, weights: Sequence[tuple[date, float, int]], lookback: int
     return found[-1] if found else None
 
 
-def _coverage(
-    orders: Sequence[Instruction], first: date, last: date
-) -> dict[date, list[Instruction]]:
-    """The instructions covering each day of [first, last] (an open end runs to `last`)."""
-    cover: dict[date, list[Instruction]] = defaultdict(list)
+def _cuts(
+    first: date,
+    last: date,
+    given: Mapping[date, list[Given]],
+    orders: Sequence[Instruction],
+    weights: Sequence[tuple[date, float, int]],
+    lookback: int,
+) -> list[date]:
+    """The days where the inputs of a day's dose can change, from `first` to `last` + 1.
+
+    Administrations change their own day; an instruction its first day and the day after its
+    last; a body weight the day it is measured and the day it falls out of the lookback.
+    """
+    after = last + timedelta(days=1)
+    found = {first, after}
+    for day in given:
+        found.update((day, day + timedelta(days=1)))
     for o in orders:
-        if o.first is None:
-            continue
-        day = max(o.first, first)
-        end = min(o.last or last, last)
-        while day <= end:
-            cover[day].append(o)
-            day += timedelta(days=1)
-    return cover
+        if o.first is not None:
+            found.add(o.first)
+            if o.last is not None:
+                found.add(o.last + timedelta(days=1))
+    for when, _kg, _id in weights:
+        found.update((when, when + timedelta(days=lookback + 1)))
+    return sorted(d for d in found if first <= d <= after)
 
 
 def course(
@@ -155,65 +199,103 @@ def course(
     orders: Sequence[Instruction],
     weights: Sequence[tuple[date, float, int]],
 ) -> SteroidCourse:
-    """A patient's daily doses from 7 days before T0 to the end of follow-up, and the reduction."""
+    """A patient's daily doses from 7 days before T0 to the end of follow-up, and the reduction.
+
+    Days are computed once per stretch where nothing changes (`_cuts`), as runs.
+    """
     cfg = protocol.section("steroids")
     by_day, kept, excluded = _eligible(given, orders, cfg)
     t0_day = event.t0_date
     first = t0_day - timedelta(days=max(int(cfg["pulse_lookback_days"]), 7))
     last = event.local_date_of(event.end_of_follow_up)
-    cover = _coverage(kept, first, last)
-    pulse_drug, pulse_min = str(cfg["pulse_drug"]), Fraction(str(cfg["pulse_min_mg"]))
     lookback = int(cfg["weight_lookback_days"])
-    memo: dict[tuple[int, ...], Any] = {}
-    days = []
-    for offset in range((last - first).days + 1):
-        day = first + timedelta(days=offset)
-        covering = cover.get(day, [])
-        key = tuple(o.row_id for o in covering)
-        if day in by_day or key not in memo:
-            drugs = _day_drugs(day, by_day, covering, cfg)
-            total = sum((eq for _k, _mg, eq, _ids in drugs.values()), Fraction(0))
-            pulse = drugs.get(pulse_drug, ("", Fraction(0)))[1] >= pulse_min
-            sources = tuple((d, k, ids) for d, (k, _mg, _eq, ids) in sorted(drugs.items()))
-            if day not in by_day:
-                memo[key] = (total, pulse, sources)
+    pulse_rule = (str(cfg["pulse_drug"]), Fraction(str(cfg["pulse_min_mg"])))
+    runs: list[DayDose] = []
+    for start, end in pairwise(_cuts(first, last, by_day, kept, weights, lookback)):
+        mg, per_kg, pulse, sources = _dose_on(start, by_day, kept, weights, cfg, pulse_rule)
+        span = (end - start).days
+        prev = runs[-1] if runs else None
+        if prev and (prev.mg, prev.mg_per_kg, prev.pulse, prev.sources) == (mg, per_kg, pulse,
+                                                                              sources):  # fmt: skip
+            runs[-1] = DayDose(prev.day, prev.study_day, mg, per_kg, pulse, sources,
+                               prev.days + span)  # fmt: skip
         else:
-            total, pulse, sources = memo[key]
-        kg = _weight(day, weights, lookback)
-        per_kg = None if kg is None else total / Fraction(str(kg))
-        days.append(DayDose(day, (day - t0_day).days, total, per_kg, pulse, sources))
-    by_study_day = {d.study_day: d for d in days}
+            runs.append(DayDose(start, (start - t0_day).days, mg, per_kg, pulse, sources, span))
     return SteroidCourse(
-        days=tuple(days),
-        baseline=_baseline(by_study_day, cfg),
-        end=by_study_day.get(event.eof_day),
-        weeks={t.name: _mean(by_study_day, t.first_day, t.last_day) for t in protocol.timepoints},
+        runs=tuple(runs),
+        baseline=_baseline(runs, cfg),
+        end=_on(runs, event.eof_day),
+        weeks={t.name: _mean(runs, t.first_day, t.last_day) for t in protocol.timepoints},
         excluded_rows=excluded,
     )
 
 
-def _baseline(by_day: Mapping[int, DayDose], cfg: Mapping[str, Any]) -> DayDose | None:
+@functools.lru_cache(maxsize=1024)
+def _kg(kg: float) -> Fraction:
+    """A body weight as the exact decimal it was written with."""
+    return Fraction(str(kg))
+
+
+def _dose_on(
+    day: date,
+    by_day: Mapping[date, list[Given]],
+    orders: Sequence[Instruction],
+    weights: Sequence[tuple[date, float, int]],
+    cfg: Mapping[str, Any],
+    pulse: tuple[str, Fraction],
+) -> tuple[Fraction, Fraction | None, bool, tuple[tuple[str, str, tuple[int, ...]], ...]]:
+    """(total mg, mg/kg, pulse, sources) of one day (4.3.2, 4.3.5, 4.3.6).
+
+    `pulse` is (the pulse drug, its daily minimum mg).
+    """
+    covering = [
+        o for o in orders if o.first is not None and o.first <= day
+        and (o.last is None or day <= o.last)
+    ]  # fmt: skip
+    drugs = _day_drugs(day, by_day, covering, cfg) if covering or day in by_day else {}
+    doses = [eq for _kind, _mg, eq, _ids in drugs.values()]
+    total = doses[0] if len(doses) == 1 else sum(doses, Fraction(0))
+    is_pulse = (drugs[pulse[0]][1] if pulse[0] in drugs else 0) >= pulse[1]
+    sources = tuple((d, k, ids) for d, (k, _mg, _eq, ids) in sorted(drugs.items()))
+    kg = _weight(day, weights, int(cfg["weight_lookback_days"])) if weights else None
+    return total, None if kg is None else total / _kg(kg), is_pulse, sources
+
+
+def _on(runs: Sequence[DayDose], study_day: int) -> DayDose | None:
+    """The dose of one study day, if the course covers it."""
+    for run in runs:
+        if run.study_day <= study_day <= run.last_study_day:
+            return run.on(study_day)
+    return None
+
+
+def _baseline(runs: Sequence[DayDose], cfg: Mapping[str, Any]) -> DayDose | None:
     """The baseline day (4.3.7): the T0 day, or the fallbacks."""
-    today = by_day.get(0)
+    today = _on(runs, 0)
     if today is not None and today.pulse and cfg["exclude_pulse_from_baseline"]:
         for back in range(1, int(cfg["pulse_lookback_days"]) + 1):
-            day = by_day.get(-back)
+            day = _on(runs, -back)
             if day is not None and not day.pulse and day.mg > 0:
                 return day
         return None
     if today is not None and today.mg > 0:
         return today
     for back in range(1, int(cfg["no_dose_lookback_days"]) + 1):
-        day = by_day.get(-back)
+        day = _on(runs, -back)
         if day is not None and day.mg > 0:
             return day
     return today
 
 
-def _mean(by_day: Mapping[int, DayDose], first: int, last: int) -> Fraction | None:
+def _mean(runs: Sequence[DayDose], first: int, last: int) -> Fraction | None:
     """The average daily total over a window's days (4.3.8)."""
-    found = [by_day[d].mg for d in range(first, last + 1) if d in by_day]
-    return sum(found, Fraction(0)) / len(found) if found else None
+    total, count = Fraction(0), 0
+    for run in runs:
+        overlap = min(last, run.last_study_day) - max(first, run.study_day) + 1
+        if overlap > 0:
+            total += run.mg * overlap
+            count += overlap
+    return total / count if count else None
 
 
 def cohort_summary(courses: Sequence[SteroidCourse]) -> dict[str, Any]:

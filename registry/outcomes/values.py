@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """The source FHIR resource version a registry row came from."""
+    """The source FHIR resource version a registry row came from (`record_id`: its registry id)."""
 
     resource_type: str
     resource_id: str
     version_id: str | None
-    last_updated: datetime | None
+    last_updated: str | None  # ISO 8601, UTC (rawtime.iso_instant)
+    record_id: int | None = None
 
     @property
     def reference(self) -> str:
@@ -27,15 +28,33 @@ class Source:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form: the versioned reference and lastUpdated."""
-        return {
-            "reference": self.reference,
-            "last_updated": self.last_updated.isoformat() if self.last_updated else None,
-        }
+        return {"reference": self.reference, "last_updated": self.last_updated}
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
-    """One selected observation value in its canonical unit, with the row and source behind it."""
+class Citations:
+    """Every source resource version the report cites, by registry source record id."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self.table: dict[int, Source] = {}
+
+    def cite(self, source: Source) -> int | None:
+        """Record a source; its record id (None for a source without one)."""
+        record = source.record_id
+        if record is not None and record not in self.table:
+            self.table[record] = source
+        return record
+
+    def as_json(self) -> dict[str, Any]:
+        """The report's `sources` table."""
+        return {str(k): self.table[k].as_dict() for k in sorted(self.table)}
+
+
+class Value(NamedTuple):
+    """One selected observation value in its canonical unit, with the row and source behind it.
+
+    A named tuple: a large report builds hundreds of thousands of them.
+    """
 
     row_id: int
     analyte: str
@@ -45,27 +64,24 @@ class Value:
     reference_low: float | None
     reference_high: float | None
     interpretation: str | None
-    at: datetime
-    precision: str
+    effective: str  # ISO 8601: the date of a date-only value, else the UTC instant
     study_day: int
     source: Source
     derived_from: tuple[Source, ...] = ()
 
     def evidence(self) -> dict[str, Any]:
-        """JSON form: value, time, registry row and source resource version."""
+        """JSON form: value, time, study day and the source record (an id of `sources`)."""
         out: dict[str, Any] = {
+            "analyte": self.analyte,
             "value": self.value,
             "unit": self.unit,
             "comparator": self.comparator,
-            "effective": self.at.date().isoformat()
-            if self.precision in ("year", "month", "day")
-            else self.at.isoformat(),
+            "effective": self.effective,
             "study_day": self.study_day,
-            "observation_id": self.row_id,
-            "source": self.source.as_dict(),
+            "source": self.source.record_id,
         }
         if self.derived_from:
-            out["derived_from"] = [s.as_dict() for s in self.derived_from]
+            out["derived_from"] = [s.record_id for s in self.derived_from]
         return out
 
 

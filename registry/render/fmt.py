@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 EOF_SLOT = "end_of_follow_up"
@@ -111,44 +112,50 @@ def unit_label(unit: str | None) -> str:
     return UNIT_LABELS.get(unit, unit)
 
 
-def _from_evidence(patient: Mapping[str, Any], analyte: str) -> list[dict[str, Any]]:
-    """An analyte's points from the verdicts' evidence (reports without `patients[].labs`)."""
-    points: dict[str, dict[str, Any]] = {}
-    for items in patient.get("assessments", {}).values():
-        for item in items:
-            for marker in item.get("markers", []):
-                if marker.get("marker") != analyte:
-                    continue
-                for slot, shown in (
-                    ("baseline", marker.get("baseline")),
-                    (item["timepoint"], marker.get("value")),
-                ):
-                    if shown and shown.get("value") is not None and slot not in points:
-                        points[slot] = {"timepoint": slot, **{k: shown.get(k) for k in POINT_KEYS}}
-    return sorted(points.values(), key=lambda p: p["study_day"])
-
-
 POINT_KEYS = ("study_day", "value", "unit", "comparator")
 
 
 def lab_points(patient: Mapping[str, Any], analyte: str) -> list[dict[str, Any]]:
-    """A patient's selected values of an analyte per slot (`patients[].labs`, else evidence)."""
-    if "labs" in patient:
-        return list(patient["labs"].get(analyte, []))
-    return _from_evidence(patient, analyte)
+    """A patient's selected values of an analyte per slot, in slot order.
+
+    `patients[].labs` names each slot's value by observation id; the value itself is in the
+    patient's `observations` (report format 2).
+    """
+    observations = patient.get("observations", {})
+    points = []
+    for slot, observation_id in patient.get("labs", {}).get(analyte, {}).items():
+        shown = observations.get(str(observation_id))
+        if shown is not None:
+            points.append({"timepoint": slot, **{k: shown.get(k) for k in POINT_KEYS}})
+    return points
 
 
 def lab_analytes(patient: Mapping[str, Any]) -> list[str]:
-    """The analytes a patient has selected values of (`patients[].labs`, else evidence)."""
-    if "labs" in patient:
-        return list(patient["labs"])
-    names = (
-        m["marker"]
-        for items in patient.get("assessments", {}).values()
-        for item in items
-        for m in item.get("markers", [])
-    )
-    return list(dict.fromkeys(names))
+    """The analytes a patient has selected lab values of."""
+    return list(patient.get("labs", {}))
+
+
+def source_reference(report: Mapping[str, Any], source_id: int | None) -> str | None:
+    """The versioned source reference of a cited record id (the report's `sources`)."""
+    if source_id is None:
+        return None
+    cited = report.get("sources", {}).get(str(source_id))
+    return cited["reference"] if cited else None
+
+
+def daily_doses(patient: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A patient's steroid course one row per local day (the report stores runs of days)."""
+    out = []
+    for run in patient["steroid"]["daily"]:
+        first = date.fromisoformat(run["date"])
+        for offset in range(int(run.get("days", 1))):
+            out.append({
+                **run,
+                "date": (first + timedelta(days=offset)).isoformat(),
+                "study_day": run["study_day"] + offset,
+                "days": 1,
+            })  # fmt: skip
+    return out
 
 
 def lab_value(patient: Mapping[str, Any], analyte: str, slot: str) -> str:

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from registry.render import swimmer
-from registry.render.fmt import lab_points, unit_label
+from registry.render.fmt import daily_doses, lab_points, unit_label
 
 LEGEND_MAX = 12  # more patients than this: grey lines, no per-patient legend
 # Okabe-Ito and Tol colours, black left for the cohort median, yellow darkened to show on white.
@@ -163,7 +163,7 @@ def trajectory(report: Mapping[str, Any], analyte: str, name: str, *, log: bool)
 def steroid_dose(report: Mapping[str, Any]) -> Plot | None:
     """Daily prednisone-equivalent dose per patient over study days; pulse days marked."""
     series = [
-        (p["patient_ref"], [(d["study_day"], d["mg"]) for d in p["steroid"]["daily"] if d["mg"]])
+        (p["patient_ref"], [(d["study_day"], d["mg"]) for d in daily_doses(p) if d["mg"]])
         for p in report["patients"]
     ]
     series = [(ref, pts) for ref, pts in series if pts]
@@ -174,7 +174,7 @@ def steroid_dose(report: Mapping[str, Any]) -> Plot | None:
         ax = fig.add_subplot()
         _draw_patients(ax, series, steps=True)
         pulses = [(d["study_day"], d["mg"]) for p in report["patients"]
-                  for d in p["steroid"]["daily"] if d["pulse"] and d["mg"]]  # fmt: skip
+                  for d in daily_doses(p) if d["pulse"] and d["mg"]]  # fmt: skip
         if pulses:
             xs, ys = zip(*pulses, strict=True)
             ax.scatter(xs, ys, marker="^", s=30, color="#D55E00", zorder=3, label="pulse day")

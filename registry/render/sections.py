@@ -15,6 +15,7 @@ from registry.render.fmt import (
     prop,
     slot_short,
     slots,
+    source_reference,
     unit_label,
 )
 
@@ -95,7 +96,7 @@ def event_listing(report: Mapping[str, Any]) -> DisplayTable | None:
             num(e.get("grade")) if e.get("grade") is not None else "-",
             "; ".join(e.get("criteria", [])) or "-",
             (e.get("occurred") or "")[:10],
-            (e.get("source") or {}).get("reference") or "",
+            source_reference(report, e.get("source")) or "",
         ]
         for kind, e in listed
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from registry.render.fmt import daily_doses, source_reference
 from registry.render.tables import Table, proportion, protocol_label, summary
 
 STEROID_COLUMNS = ("protocol", "measure", "timepoint", "n", "value", "q1", "q3", "unit", "label")
@@ -60,7 +61,7 @@ def steroid_daily_table(report: Mapping[str, Any]) -> Table:
             **{k: day[k] for k in columns[3:]},
         }
         for p in report["patients"]
-        for day in p["steroid"]["daily"]
+        for day in daily_doses(p)
     ]
     return Table("steroid_daily", columns, rows)
 
@@ -135,7 +136,7 @@ def adverse_event_listing(report: Mapping[str, Any]) -> Table:
             "kind": kind,
             **{k: e.get(k) for k in columns[2:9]},
             "criteria": "; ".join(e.get("criteria", [])),
-            "source": (e.get("source") or {}).get("reference"),
+            "source": source_reference(report, e.get("source")),
         }
         for kind, e in listed
     ]

@@ -50,3 +50,24 @@ def test_require_head_refuses_older_and_unknown_revisions(engine):
         conn.exec_driver_sql("DELETE FROM alembic_version")
     migrate.upgrade(engine)
     migrate.require_head(engine)
+
+
+def _observation_indexes(engine) -> set[str]:
+    return {ix["name"] for ix in inspect(engine).get_indexes("observation") if ix["name"]}
+
+
+def test_0002_report_indexes_down_and_up(engine):
+    """Verify 0002 swaps the report's observation indexes both ways (indexes only, rows kept)."""
+    assert {"ix_observation_patient_values", "ix_observation_date_only"} <= _observation_indexes(
+        engine
+    )
+    migrate.downgrade(engine, "0001")
+    after_down = _observation_indexes(engine)
+    assert not {"ix_observation_patient_values", "ix_observation_date_only"} & after_down
+    columns = [ix["column_names"] for ix in inspect(engine).get_indexes("observation")]
+    assert ["site", "patient_source_id", "analyte", "effective_at"] in columns  # 0001's index
+    migrate.upgrade(engine)
+    assert {"ix_observation_patient_values", "ix_observation_date_only"} <= _observation_indexes(
+        engine
+    )
+    _check(engine)

@@ -7,7 +7,6 @@ tests (SQLite and PostgreSQL via the `engine` fixture).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,8 @@ def val(analyte: str, value: float, unit: str | None = None, *, high: float | No
     return Value(
         row_id=row, analyte=analyte, value=value, unit=unit or CANONICAL.get(analyte),
         comparator=comparator, reference_low=low, reference_high=high,
-        interpretation=interpretation, at=datetime(2024, 3, 1, tzinfo=UTC), precision="second",
-        study_day=0, source=Source("Observation", f"o{row}", "1", None),
+        interpretation=interpretation, effective="2024-03-01T00:00:00+00:00", study_day=0,
+        source=Source("Observation", f"o{row}", "1", None, row),
     )  # fmt: skip
 
 

@@ -76,7 +76,7 @@ def test_vector9_incident_prevalent_and_reactivation(engine, tmp_path):
     detail = patients["Patient/p1"]["infection_details"][0]
     assert detail["kind"] == "reactivation"
     assert detail["peak"] == "2500 IU/mL"
-    refs = [e["source"]["reference"] for e in detail["evidence"]]
+    refs = [report["sources"][str(e["source"])]["reference"] for e in detail["evidence"]]
     assert refs[:2] == ["Observation/p1-d10/_history/1", "Observation/p1-d20/_history/1"]
 
 

@@ -68,11 +68,17 @@ def _assert_evidence(report):
     }  # fmt: skip
     week1 = first["assessments"]["cn_hlh_dep"][0]
     ferritin = next(m for m in week1["markers"] if m["marker"] == "ferritin")
-    assert (
-        ferritin["baseline"]["source"]["reference"] == "Observation/mas01-ferritin-d000/_history/1"
-    )
-    assert ferritin["value"]["source"]["reference"] == "Observation/mas01-ferritin-d007/_history/1"
+
+    def cited(observation_id):  # observation id -> its versioned source reference
+        shown = first["observations"][str(observation_id)]
+        assert shown["analyte"] == "ferritin"
+        return report["sources"][str(shown["source"])]["reference"]
+
+    assert cited(ferritin["baseline"]) == "Observation/mas01-ferritin-d000/_history/1"
+    assert cited(ferritin["value"]) == "Observation/mas01-ferritin-d007/_history/1"
     assert ferritin["improved"] is True
-    assert first["steroid"]["baseline_day"]["sources"][0]["sources"][0]["reference"].startswith(
-        "MedicationAdministration/mas01-"
+    record = first["steroid"]["baseline_day"]["sources"][0]["record_ids"][0]
+    assert report["sources"][str(record)]["reference"].startswith("MedicationAdministration/mas01-")
+    assert report["sources"][str(first["t0_evidence"]["source"])]["reference"].startswith(
+        "MedicationAdministration/"
     )

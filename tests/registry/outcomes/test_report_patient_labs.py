@@ -10,6 +10,7 @@ import jsonschema
 from registry.ingest import ImportOptions, import_paths
 from registry.outcomes.protocol import load_protocol
 from registry.outcomes.report import build_report
+from registry.render.fmt import lab_points
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO / "fixtures" / "nine_patients"
@@ -28,16 +29,23 @@ def test_patient_labs_are_the_selected_values_with_study_days(engine):
         report = build_report(conn, load_protocol())
     jsonschema.validate(json.loads(json.dumps(report)), SCHEMA)
     first = report["patients"][0]
-    ferritin = [(p["timepoint"], p["study_day"], p["value"]) for p in first["labs"]["ferritin"]]
+    ferritin = [(p["timepoint"], p["study_day"], p["value"]) for p in lab_points(first, "ferritin")]
     assert ferritin == [
         ("baseline", -1, 2600.0), ("week_1", 7, 820.0), ("week_2", 14, 180.0),
         ("week_4", 28, 150.0), ("week_8", 56, 140.0), ("end_of_follow_up", 120, 120.0),
     ]  # fmt: skip
-    assert {p["unit"] for p in first["labs"]["PLT"]} == {"10*9/L"}
-    # The same values as the evidence of the primary rule set's week-1 verdict.
+    assert {p["unit"] for p in lab_points(first, "PLT")} == {"10*9/L"}
+    # The same observation as the evidence of the primary rule set's week-1 verdict.
     week1 = first["assessments"]["cn_hlh_dep"][0]
     plt = next(m for m in week1["markers"] if m["marker"] == "PLT")
-    assert first["labs"]["PLT"][1]["value"] == plt["value"]["value"]
+    assert first["labs"]["PLT"]["week_1"] == plt["value"]
+    assert first["observations"][str(plt["value"])]["analyte"] == "PLT"
+    # Every observation id the labs and verdicts name is listed, and so is its source.
+    named = {i for series in first["labs"].values() for i in series.values()}
+    named |= {m[k] for a in week1["markers"] for m in [a] for k in ("baseline", "value") if m[k]}
+    assert {str(i) for i in named} <= set(first["observations"])
+    for shown in first["observations"].values():
+        assert report["sources"][str(shown["source"])]["reference"].startswith("Observation/")
     # Every patient has a per-patient ferritin series; nobody has an empty analyte list.
     assert all(p["labs"]["ferritin"] for p in report["patients"])
     assert all(points for p in report["patients"] for points in p["labs"].values())

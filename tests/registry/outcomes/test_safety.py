@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from registry.outcomes import index_sql, safety, timeline
+from registry.outcomes.values import Citations
 from tests.factories import meta, patient
 from tests.registry.outcomes.conftest import ema, load
 
@@ -49,10 +50,14 @@ def test_serious_adverse_events_with_criteria(engine, protocol, tmp_path):
     with engine.connect() as conn:
         cohort = timeline.load_index_events(conn, index_sql.timeline_subquery(protocol, []))
         events = safety.load_adverse_events(conn, [])
-    result = safety.summarise(cohort, events, protocol.section("adverse_events"))
+    cite = Citations()
+    result = safety.summarise(cohort, events, protocol.section("adverse_events"), cite)
     sae = result["serious_adverse_events"]
     assert (sae["patients"], sae["events"]) == (1, 3)
-    reasons = {s["source"]["reference"].split("/")[1]: s["criteria"] for s in sae["list"]}
+    sources = cite.as_json()  # the report's `sources`: every listed event's source, once
+    reasons = {
+        sources[str(s["source"])]["reference"].split("/")[1]: s["criteria"] for s in sae["list"]
+    }
     assert reasons["fatal"] == ["outcome fatal"]
     assert "criterion hospitalization" in reasons["hospitalised"]
     assert set(reasons) == {"hospitalised", "lower-case", "fatal"}

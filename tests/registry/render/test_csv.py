@@ -70,7 +70,7 @@ def test_folder_has_one_file_per_table(example, tmp_path):
              if r["patient_ref"] == "Patient/mas-01" and r["analyte"] == "ferritin"]  # fmt: skip
     assert first[0] == ("baseline", "-1", "2600.0")
     daily = _rows((tmp_path / "out" / "steroid_daily.csv").read_text("utf-8"))
-    assert len(daily) == sum(len(p["steroid"]["daily"]) for p in example["patients"])
+    assert len(daily) == sum(r["days"] for p in example["patients"] for r in p["steroid"]["daily"])
 
 
 @pytest.mark.parametrize(

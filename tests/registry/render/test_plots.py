@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+from datetime import date, timedelta
 
-from registry.render import plots, swimmer
+from registry.render import fmt, plots, swimmer
 
 
 def test_plots_are_deterministic_inline_svg(example):
@@ -26,13 +27,25 @@ def test_patient_labels_are_text_not_math(example):
     assert ">a$b$&lt;c&gt;</text>" in plot.svg
 
 
-def test_trajectories_from_the_evidence_when_the_report_has_no_patient_labs(example):
-    """An older report (no `patients[].labs`) plots the markers of the verdicts' evidence."""
-    for patient in example["patients"]:
-        del patient["labs"]
-    plot = plots.trajectory(example, "PLT", "Platelets", log=False)
-    assert plot is not None
-    assert "mas-09" in plot.svg
+def test_steroid_runs_expand_to_one_row_per_day(example):
+    """The report stores a course as runs of equal days; the daily table and plot see each day."""
+    patient = example["patients"][0]
+    runs = patient["steroid"]["daily"]
+    days = fmt.daily_doses(patient)
+    assert len(days) == sum(r["days"] for r in runs) > len(runs)
+    assert [d["study_day"] for d in days] == list(
+        range(days[0]["study_day"], days[-1]["study_day"] + 1)
+    )
+    longest = max(runs, key=lambda r: r["days"])
+    covered = [
+        d
+        for d in days
+        if longest["study_day"] <= d["study_day"] < longest["study_day"] + longest["days"]
+    ]
+    assert {d["mg"] for d in covered} == {longest["mg"]}
+    assert covered[-1]["date"] == str(
+        date.fromisoformat(longest["date"]) + timedelta(days=longest["days"] - 1)
+    )
 
 
 def test_large_cohort_grey_lines_and_capped_swimmer(example):
