@@ -14,7 +14,7 @@ from pathlib import Path
 
 from adapter import codes
 from adapter.client import FhirClient
-from adapter.errors import ConfigError, HTTPError, PagingError
+from adapter.errors import ConfigError, FatalHTTPError, HTTPError, PagingError
 from adapter.items import type_and_id
 from adapter.terminology import Terminology
 from registry.pull import resources as rt
@@ -118,7 +118,9 @@ def select_patients(
     elif spec.kind == "ids":
         ids = _from_file(client, Path(spec.value or ""), report)
     elif spec.kind == "administrations":
-        ids = _by_codes(client, rt.MEDICATION_ADMINISTRATION, emapalumab_codes(term), report)
+        tokens = emapalumab_codes(term)
+        ids = _by_codes(client, rt.MEDICATION_ADMINISTRATION, tokens, report)
+        ids |= _by_medication_resources(client, tokens, report)
     else:
         ids = _by_codes(client, rt.CONDITION, condition_codes(term), report)
     report.cohort_size = len(ids)
@@ -143,6 +145,66 @@ def _by_codes(
         for reason in results.incomplete_reasons:
             report.add_incomplete(Incomplete(f"cohort {resource_type}", reason))
     return ids
+
+
+def _by_medication_resources(client: FhirClient, tokens: list[str], report: PullReport) -> set[str]:
+    """Patients with an administration that references a Medication coded as emapalumab.
+
+    The ``code`` parameter of a MedicationAdministration search matches only an inline
+    medicationCodeableConcept; administrations that reference a Medication resource are found
+    in two steps: the Medications by code, then the administrations by ``medication``. A server
+    that cannot search Medications by code, or administrations by medication, is noted (the
+    inline route still ran); one that ignores either filter stops the cohort (it would bring in
+    every patient). Contained Medications are not searchable on FHIR servers: such patients are
+    found only by the other cohort routes.
+    """
+    medication_ids: set[str] = set()
+    for start in range(0, len(tokens), _MAX_CODES_PER_SEARCH):
+        params = [("code", ",".join(tokens[start : start + _MAX_CODES_PER_SEARCH]))]
+        try:
+            results = search(client, rt.MEDICATION, params)
+            found = [r for r in results if r.get("resourceType") == rt.MEDICATION]
+        except FatalHTTPError as exc:
+            _medication_route_failed(report, rt.MEDICATION, exc)
+            return set()
+        report.add_search(f"cohort {rt.MEDICATION}", results)
+        if ignored_params(params, results.self_link):
+            raise PagingError("the server ignored the code filter of the Medication search")
+        for reason in results.incomplete_reasons:
+            report.add_incomplete(Incomplete(f"cohort {rt.MEDICATION}", reason))
+        medication_ids.update(str(r["id"]) for r in found if r.get("id"))
+    refs = [f"{rt.MEDICATION}/{mid}" for mid in sorted(medication_ids)]
+    ids: set[str] = set()
+    for start in range(0, len(refs), _MAX_CODES_PER_SEARCH):
+        params = [("medication", ",".join(refs[start : start + _MAX_CODES_PER_SEARCH]))]
+        try:
+            results = search(client, rt.MEDICATION_ADMINISTRATION, params)
+            found_ids = [rt.patient_of(r, client.base_url) for r in results]
+        except FatalHTTPError as exc:
+            _medication_route_failed(report, rt.MEDICATION_ADMINISTRATION, exc)
+            return ids
+        report.add_search(f"cohort {rt.MEDICATION_ADMINISTRATION} by medication", results)
+        if ignored_params(params, results.self_link):
+            raise PagingError(
+                "the server ignored the medication filter of the MedicationAdministration search"
+            )
+        for reason in results.incomplete_reasons:
+            report.add_incomplete(Incomplete(f"cohort {rt.MEDICATION_ADMINISTRATION}", reason))
+        ids.update(pid for pid in found_ids if pid)
+    return ids
+
+
+_UNSUPPORTED = frozenset({400, 404, 405, 501})  # the server does not offer the search
+
+
+def _medication_route_failed(report: PullReport, resource_type: str, exc: FatalHTTPError) -> None:
+    """A search of the Medication route failed: a note if unsupported, else incomplete."""
+    what = f"the {resource_type} search of the emapalumab cohort by Medication resources"
+    if exc.status in _UNSUPPORTED:
+        report.note(f"{what} is not supported by the server ({exc.status}): administrations "
+                    "that reference a Medication resource did not select patients")  # fmt: skip
+    else:
+        report.add_incomplete(Incomplete(f"cohort {resource_type}", f"{what} failed: {exc}"))
 
 
 def _group_members(client: FhirClient, group_id: str, report: PullReport) -> set[str]:

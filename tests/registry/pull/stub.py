@@ -1,9 +1,10 @@
 """A small searchable FHIR server on https://fhir.example.invalid/R4, built on `responses`.
 
 It holds resources in memory and answers reads, searches (patient, subject, code, category,
-identifier, _lastUpdated, _count/_offset paging, _include of Medications) and a Bulk Data
-export. Tests break one thing on it: a parameter it ignores (dropped from the self link, as real
-servers do), a type it does not declare, replies queued before the real answer (`fail`).
+identifier, medication by reference, _lastUpdated, _count/_offset paging, _include of
+Medications) and a Bulk Data export. Tests break one thing on it: a parameter it ignores
+(dropped from the self link, as real servers do), a type it does not declare, replies queued
+before the real answer (`fail`).
 """
 
 from __future__ import annotations
@@ -145,6 +146,9 @@ class StubServer:
             return bool(_codes(resource, element) & set(value.split(",")))
         if key == "category":
             return value in _codes(resource, "category")
+        if key == "medication":
+            ref = (resource.get("medicationReference") or {}).get("reference", "")
+            return ref in value.split(",")
         if key == "identifier":
             ids = {f"{i.get('system')}|{i.get('value')}" for i in resource.get("identifier", [])}
             return value in ids

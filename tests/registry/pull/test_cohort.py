@@ -82,6 +82,60 @@ def test_cohort_by_emapalumab_administrations(server, clock):
     assert ids == ["p3"]
 
 
+def test_cohort_by_emapalumab_in_a_referenced_medication(server, clock):
+    """The code search sees inline medications only: a referenced Medication is found apart."""
+    atc = "http://www.whocc.no/atc"
+    server.resources[("Medication", "m-ema")] = {
+        "resourceType": "Medication", "id": "m-ema",
+        "code": {"coding": [{"system": atc, "code": "L04AA39"}]},
+    }  # fmt: skip
+    server.resources[("Medication", "m-other")] = {
+        "resourceType": "Medication", "id": "m-other",
+        "code": {"coding": [{"system": atc, "code": "H02AB06"}]},
+    }  # fmt: skip
+    for aid, pid, med in (("a1", "p2", "m-ema"), ("a2", "p1", "m-other")):
+        server.resources[("MedicationAdministration", aid)] = administration(
+            aid,
+            patient_id=pid,
+            medication={"medicationReference": {"reference": f"Medication/{med}"}},
+        )
+    report = PullReport()
+    with make_client(clock) as client:
+        ids = select_patients(client, CohortSpec("administrations"), Terminology.default(), report)
+    assert ids == ["p2"]
+    asked = [u for u in server.urls if "medication=" in u]
+    assert len(asked) == 1
+    assert "Medication%2Fm-ema" in asked[0]
+    assert "m-other" not in asked[0]
+    assert "cohort MedicationAdministration by medication" in report.as_dict()["searches"]
+
+
+def test_medication_route_the_server_lacks_is_a_note(server, clock):
+    server.fail("/R4/Medication", 400)
+    report = PullReport()
+    with make_client(clock) as client:
+        ids = select_patients(client, CohortSpec("administrations"), Terminology.default(), report)
+    assert ids == []
+    assert not report.is_incomplete
+    assert any("not supported by the server (400)" in note for note in report.notes)
+
+
+def test_medication_route_that_fails_makes_the_cohort_incomplete(server, clock):
+    server.fail("/R4/Medication", 403)
+    report = PullReport()
+    with make_client(clock) as client:
+        select_patients(client, CohortSpec("administrations"), Terminology.default(), report)
+    assert report.is_incomplete
+    assert "cohort Medication" in report.messages()[0]
+
+
+def test_medication_route_refuses_an_ignored_filter(server, clock):
+    server.resources[("Medication", "m1")] = {"resourceType": "Medication", "id": "m1"}
+    server.ignored.add(("Medication", "code"))
+    with make_client(clock) as client, pytest.raises(PagingError, match="Medication search"):
+        select_patients(client, CohortSpec("administrations"), Terminology.default(), PullReport())
+
+
 def test_cohort_by_group_skips_inactive_members(server, clock):
     server.resources[("Group", "g1")] = {
         "resourceType": "Group",
