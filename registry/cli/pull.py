@@ -61,6 +61,12 @@ def _on_export(progress: str | None, delay: float) -> None:
 @click.option("--since", help="auto (since the last completed pull) or a FHIR date/instant.")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Parallel requests (default 4).")
 @click.option(
+    "--type-filter",
+    "type_filters",
+    multiple=True,
+    help="Bulk Data _typeFilter query, Type?param=value (repeatable).",
+)
+@click.option(
     "--accept-incomplete/--no-accept-incomplete",
     default=None,
     help="Exit 0 even when the pull is incomplete.",
@@ -96,6 +102,7 @@ def pull_command(
 ) -> None:
     """Pull the study cohort from a FHIR server into the registry."""
     flags["scopes"] = flags["scopes"] or None
+    flags["type_filters"] = flags["type_filters"] or None
     # urllib3 logs every URL with its query string at DEBUG: queries hold patient ids. The retry
     # warnings of adapter.http quote the server's OperationOutcome text, which can echo them;
     # retries are shown by _on_retry (status and wait only) and counted in the run record.

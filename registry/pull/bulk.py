@@ -15,6 +15,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 from adapter.bulk import BulkExporter
 from adapter.capabilities import ExportLevel, ServerCapabilities
@@ -23,9 +24,10 @@ from adapter.errors import CapabilityError, ConfigError
 from adapter.items import SourceItem
 from adapter.manifest import ExportRequest, ExportResult
 from adapter.reading import iter_items
+from adapter.terminology import Terminology
 from registry.pull import resources as rt
 from registry.pull.config import PullSettings
-from registry.pull.fetch import Item, MedicationReader
+from registry.pull.fetch import Item, MedicationReader, observation_filters
 from registry.pull.report import Incomplete, PullReport
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,25 @@ def export_level(
     if wanted not in levels:
         raise CapabilityError(f"the server does not declare a {wanted}-level $export")
     return wanted
+
+
+def type_filters(settings: PullSettings, term: Terminology, report: PullReport) -> tuple[str, ...]:
+    """The kick-off's ``_typeFilter`` queries: the Observation options, then the configured ones.
+
+    Each is ``Type?query`` with the query's values URL-encoded (the Bulk Data form; the whole
+    parameter is encoded once more when sent). Filters of one type are alternatives (OR), so
+    the Observation filters are not sent when a configured filter names Observation too: the
+    site's filter decides. A server that ignores ``_typeFilter`` exports more of the cohort's
+    data, never less.
+    """
+    configured = tuple(settings.type_filters)
+    own = {query.partition("?")[0] for query in configured}
+    implied = [] if rt.OBSERVATION in own else [
+        f"{rt.OBSERVATION}?{urlencode(filters)}"
+        for filters in observation_filters(settings, term, report)
+        if filters
+    ]  # fmt: skip
+    return (*implied, *configured)
 
 
 def run_export(

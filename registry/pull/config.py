@@ -40,6 +40,16 @@ def _list(value: Any) -> tuple[str, ...]:
     return tuple(part.strip() for part in str(value).split(",") if part.strip())
 
 
+def _queries(value: Any) -> tuple[str, ...]:
+    """Search queries: a list, or one text with the queries apart by whitespace.
+
+    Not commas: a query holds commas (code lists), so a comma-separated text would cut them.
+    """
+    if isinstance(value, list | tuple):
+        return tuple(str(item).strip() for item in value if str(item).strip())
+    return tuple(str(value).split())
+
+
 def _path(value: Any) -> Path:
     return Path(str(value)).expanduser()
 
@@ -75,6 +85,7 @@ _PULL: dict[str, Callable[[Any], Any]] = {
     "accept_incomplete": _bool,
     "observations": str,
     "observation_categories": _list,
+    "type_filters": _queries,
     "types": _list,
     "page_size": int,
     "export_dir": _path,
@@ -106,6 +117,8 @@ class PullSettings:
         observations: ``all`` Observations of each patient, or only ``codes`` of the code lists.
         observation_categories: search Observations once per category (servers that require it).
         types: the resource types pulled per patient.
+        type_filters: Bulk Data ``_typeFilter`` queries (``Type?param=value``) added to those
+            the observation options imply.
         page_size: ``_count`` asked for each search page.
         export_dir: where Bulk Data files and the export state go (None: a default per site).
         export_level: ``auto`` (group for a Group cohort, else patient), or a fixed level.
@@ -123,6 +136,7 @@ class PullSettings:
     observations: str = "all"
     observation_categories: tuple[str, ...] = ()
     types: tuple[str, ...] = DEFAULT_TYPES
+    type_filters: tuple[str, ...] = ()
     page_size: int = 100
     export_dir: Path | None = None
     export_level: str = "auto"
@@ -145,6 +159,13 @@ class PullSettings:
             raise ConfigError("page_size and batch_size must be positive")
         if not self.site:
             raise ConfigError("the site name must not be empty")
+        for query in self.type_filters:
+            kind, mark, rest = query.partition("?")
+            if not (mark and rest and kind in self.types):
+                raise ConfigError(
+                    f"type filter {query!r}: write Type?param=value for a pulled type "
+                    f"({', '.join(self.types)})"
+                )
 
 
 def read_toml(path: Path) -> dict[str, Any]:

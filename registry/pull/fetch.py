@@ -64,6 +64,25 @@ def observation_codes(term: Terminology, report: PullReport) -> list[str]:
     return sorted(tokens)
 
 
+def observation_filters(
+    settings: PullSettings, term: Terminology, report: PullReport
+) -> list[tuple[tuple[str, str], ...]]:
+    """The Observation filters the settings imply, one per search ((): no filter, all of them).
+
+    ``observations = "codes"`` asks for the study analytes' codes; each configured category is
+    a search of its own (with the codes, when asked for).
+    """
+    codes: tuple[tuple[str, str], ...] = ()
+    if settings.observations == "codes":
+        codes = (("code", ",".join(observation_codes(term, report))),)
+    if not settings.observation_categories:
+        return [codes]
+    return [
+        (*codes, ("category", f"{_OBSERVATION_CATEGORY}|{category}"))
+        for category in settings.observation_categories
+    ]
+
+
 def plan_queries(
     caps: ServerCapabilities, settings: PullSettings, term: Terminology, report: PullReport
 ) -> list[TypeQuery]:
@@ -104,18 +123,9 @@ def _filtered(
 ) -> list[TypeQuery]:
     if query.resource_type != rt.OBSERVATION:
         return [query]
-    filters: tuple[tuple[str, str], ...] = ()
-    if settings.observations == "codes":
-        filters = (("code", ",".join(observation_codes(term, report))),)
-    if not settings.observation_categories:
-        return [TypeQuery(query.resource_type, query.patient_param, filters)]
     return [
-        TypeQuery(
-            query.resource_type,
-            query.patient_param,
-            (*filters, ("category", f"{_OBSERVATION_CATEGORY}|{category}")),
-        )
-        for category in settings.observation_categories
+        TypeQuery(query.resource_type, query.patient_param, filters)
+        for filters in observation_filters(settings, term, report)
     ]
 
 

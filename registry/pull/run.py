@@ -194,7 +194,10 @@ def _plan(
         )
     level = bulk.export_level(settings, caps, group_id)
     types = tuple(sorted({*settings.types, rt.MEDICATION}))
-    request = ExportRequest(level=level, group_id=group_id, types=types, since=since)
+    filters = bulk.type_filters(settings, term, report)
+    request = ExportRequest(
+        level=level, group_id=group_id, types=types, type_filters=filters, since=since
+    )
     directory = bulk.export_dir(settings)
     result = bulk.run_export(client, request, directory, hooks.on_export)
     items = bulk.export_items(
@@ -237,6 +240,7 @@ def _options(settings: PullSettings, client: FhirClient, since: str | None) -> d
         "since": since,
         "types": list(settings.types),
         "observations": settings.observations,
+        "type_filters": list(settings.type_filters),
     }
 
 

@@ -1,16 +1,19 @@
-"""Choosing the Bulk Data export level and the export directory."""
+"""Choosing the Bulk Data export level, the export directory and the `_typeFilter` queries."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
 from adapter.capabilities import parse_capabilities
 from adapter.config import ServerConfig
 from adapter.errors import CapabilityError, ConfigError
-from registry.pull.bulk import export_dir, export_level
+from adapter.terminology import Terminology
+from registry.pull.bulk import export_dir, export_level, type_filters
 from registry.pull.config import PullSettings
+from registry.pull.report import PullReport
 from tests.registry.pull.stub import BASE, StubServer
 
 
@@ -44,3 +47,36 @@ def test_export_dir_default_is_per_site_and_server(tmp_path: Path):
     assert export_dir(a).name.startswith("a-")
     fixed = PullSettings(server=ServerConfig(BASE), export_dir=tmp_path)
     assert export_dir(fixed) == tmp_path
+
+
+def _filters(**options):
+    settings = PullSettings(server=ServerConfig(BASE), **options)
+    return type_filters(settings, Terminology.default(), PullReport())
+
+
+def test_type_filters_from_the_observation_options_and_the_site():
+    """`observations = "codes"` and categories become `_typeFilter`s; values are URL-encoded."""
+    assert _filters() == ()
+    (codes,) = _filters(observations="codes")
+    kind, _, query = codes.partition("?")
+    assert kind == "Observation"
+    (name, value), *rest = parse_qsl(query)
+    assert (name, rest) == ("code", [])
+    assert "http://loinc.org|2276-4" in value.split(",")  # ferritin, CLINICAL-SPEC 6.1
+    assert "|" not in query  # encoded inside the filter
+    per_category = _filters(observation_categories=("laboratory", "vital-signs"))
+    assert [dict(parse_qsl(q.partition("?")[2]))["category"] for q in per_category] == [
+        "http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
+        "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
+    ]
+    site = "MedicationRequest?status=active"
+    assert _filters(observations="codes", type_filters=(site,))[-1] == site
+    # A site filter of Observation replaces the implied ones (filters of a type are ORed).
+    mine = "Observation?category=laboratory"
+    assert _filters(observations="codes", type_filters=(mine,)) == (mine,)
+
+
+@pytest.mark.parametrize("query", ["Observation", "Observation?", "Basic?code=x", "?code=x"])
+def test_type_filters_must_name_a_pulled_type(query):
+    with pytest.raises(ConfigError, match="type filter"):
+        PullSettings(server=ServerConfig(BASE), type_filters=(query,))

@@ -88,6 +88,15 @@ def test_bad_settings_are_refused(flags, env, message):
         build_settings(flags, env, {})
 
 
+def test_type_filters_from_env_are_apart_by_whitespace():
+    """Queries hold commas (code lists): the environment separates them by whitespace."""
+    env = {"MASREG_TYPE_FILTERS": "Observation?code=a,b  MedicationRequest?status=active"}
+    settings = build_settings({"url": URL}, env, {})
+    assert settings.type_filters == ("Observation?code=a,b", "MedicationRequest?status=active")
+    toml = {"pull": {"type_filters": ["Observation?code=a,b"]}}
+    assert build_settings({"url": URL}, {}, toml).type_filters == ("Observation?code=a,b",)
+
+
 def test_env_names():
     assert (env_name("url"), env_name("token_file")) == ("MASREG_SERVER", "MASREG_TOKEN_FILE")
 

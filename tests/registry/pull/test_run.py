@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,22 @@ def test_bulk_pull_filters_the_cohort_applies_deletions_and_reads_medications(
     assert result.details["server_time"] == "2024-07-01T10:00:00Z"  # transactionTime
     assert server.kickoffs == 1
     assert "_type=" in next(u for u in server.urls if "$export" in u)
+    assert "_typeFilter" not in next(u for u in server.urls if "$export" in u)
     assert not (tmp_path / "export").exists()
+
+
+def test_bulk_kickoff_sends_the_type_filters_and_records_them(engine, server, clock, tmp_path):
+    server.export_files = {"Patient": [patient("p1"), patient("p2")]}
+    wanted = "MedicationRequest?status=active,completed"
+    result = run(
+        engine, clock, bulk=True, export_dir=tmp_path / "e", observations="codes",
+        type_filters=(wanted,),
+    )  # fmt: skip
+    kickoff = urllib.parse.urlsplit(next(u for u in server.urls if "$export" in u))
+    sent = [v for k, v in urllib.parse.parse_qsl(kickoff.query) if k == "_typeFilter"]
+    assert sent[1] == wanted
+    assert sent[0].startswith("Observation?code=http%3A%2F%2Floinc.org%7C")
+    assert result.details["type_filters"] == [wanted]
 
 
 def test_bulk_error_files_make_the_pull_incomplete(engine, server, clock, tmp_path: Path):
