@@ -10,6 +10,7 @@ incomplete pull); 2 bad usage, configuration or input; 3 the database is not at 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import tomllib
 from collections.abc import Callable, Iterator
@@ -113,7 +114,8 @@ def main(verbose: int) -> None:
 def clear_progress() -> None:
     """Erase the progress line from an interactive stderr."""
     if sys.stderr.isatty():
-        sys.stderr.write("\r" + " " * 79 + "\r")
+        columns = shutil.get_terminal_size((80, 20)).columns
+        sys.stderr.write("\r" + " " * (columns - 1) + "\r")
 
 
 @contextmanager

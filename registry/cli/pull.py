@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +25,58 @@ from registry.cli import (
     main,
     open_engine,
 )
-from registry.cli.importing import _progress, _summary_text
+from registry.cli.importing import _summary_text
 from registry.pull.config import build_settings, read_toml
-from registry.pull.run import PullHooks, pull
+from registry.pull.run import PullHooks, PullProgress, pull
 
 
 def _on_retry(status: int | None, delay: float, attempt: int) -> None:
     what = (
         f"server busy ({status})" if status in (429, 503) else f"retrying ({status or 'network'})"
     )
+    clear_progress()
     click.echo(f"{what}, waiting {delay:.0f} s (retry {attempt})", err=True)
+
+
+def progress_line(progress: PullProgress, width: int = 200) -> str:
+    """One line: resources fetched (the largest types first), pages, requests, retries.
+
+    >>> progress_line(PullProgress({"Observation": 1200, "Patient": 9}, 14, 31, 2, 4.0))
+    'fetched 1,209 (Observation 1,200, Patient 9) | pages 14 | requests 31 | retries 2 (4 s waited)'
+    """
+    total = sum(progress.fetched.values())
+    types = sorted(progress.fetched.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{name} {n:,}" for name, n in types)
+    retries = f"retries {progress.retries}"
+    if progress.retries:
+        retries += f" ({progress.waited_seconds:.0f} s waited)"
+    line = (
+        f"fetched {total:,} ({shown}) | pages {progress.pages:,} | "
+        f"requests {progress.requests:,} | {retries}"
+    )
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _on_progress() -> Callable[[PullProgress], None]:
+    """On a terminal, a line redrawn in place; otherwise (cron, a log file) a line a minute."""
+    if sys.stderr.isatty():
+
+        def redraw(progress: PullProgress) -> None:
+            columns = shutil.get_terminal_size((100, 20)).columns
+            line = progress_line(progress, max(columns - 1, 40))
+            sys.stderr.write("\r" + line.ljust(columns - 1))
+            sys.stderr.flush()
+
+        return redraw
+    last = [float("-inf")]
+
+    def log(progress: PullProgress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 60:
+            last[0] = now
+            click.echo(progress_line(progress), err=True)
+
+    return log
 
 
 def _on_export(progress: str | None, delay: float) -> None:
@@ -115,7 +160,7 @@ def pull_command(
         terminology = load_terminology(terminology_file) or (
             Terminology.from_mapping(toml["terminology"]) if "terminology" in toml else None
         )
-        hooks = PullHooks(on_retry=_on_retry, on_batch=_progress(), on_export=_on_export)
+        hooks = PullHooks(on_retry=_on_retry, on_export=_on_export, on_progress=_on_progress())
         zone = load_timezone(settings.timezone)
         with open_engine(db_url, create=True) as engine:
             result = pull(engine, settings, terminology=terminology, assume_tz=zone, hooks=hooks)

@@ -97,6 +97,12 @@ class PullReport:
         return bool(self.incomplete)
 
     @property
+    def pages(self) -> int:
+        """Search result pages of the finished searches."""
+        with self._lock:
+            return sum(c["pages"] for c in self.by_type.values())
+
+    @property
     def dropped(self) -> int:
         """Resources dropped in total (other patients' data the server returned)."""
         return sum(c["dropped"] for c in self.by_type.values())

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -40,12 +42,61 @@ SOURCE = tables.SOURCE_RECORD
 
 
 @dataclass(frozen=True)
+class PullProgress:
+    """Where a pull is: resources fetched per type, finished search pages, HTTP requests, retries.
+
+    Counts only, never identifiers: the CLI shows it as it goes.
+    """
+
+    fetched: Mapping[str, int]
+    pages: int
+    requests: int
+    retries: int
+    waited_seconds: float
+
+
+@dataclass(frozen=True)
 class PullHooks:
-    """Progress callbacks the CLI passes in (all optional)."""
+    """Progress callbacks the CLI passes in (all optional).
+
+    `on_progress` is called as resources arrive, at most every `progress_every` seconds, and
+    once at the end of the fetch.
+    """
 
     on_retry: OnRetry | None = None
     on_batch: Callable[[RunCounts], None] | None = None
     on_export: Callable[[str | None, float], None] | None = None
+    on_progress: Callable[[PullProgress], None] | None = None
+    progress_every: float = 0.5
+
+
+def with_progress(
+    items: Iterator[fetch.Item],
+    client: FhirClient,
+    report: PullReport,
+    hooks: PullHooks,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[fetch.Item]:
+    """Pass the items through, telling `hooks.on_progress` how far the fetch has come."""
+    show = hooks.on_progress
+    if show is None:
+        yield from items
+        return
+    fetched: Counter[str] = Counter()
+    counters = client.counters
+
+    def tell() -> None:
+        show(PullProgress(dict(fetched), report.pages, counters.requests, counters.retries,
+                          counters.waited_seconds))  # fmt: skip
+
+    last = clock()
+    for item in items:
+        fetched[getattr(item, "resource_type", "unreadable")] += 1
+        if clock() - last >= hooks.progress_every:
+            tell()
+            last = clock()
+        yield item
+    tell()
 
 
 @dataclass(frozen=True)
@@ -127,7 +178,7 @@ def pull(
         plan = _plan(engine, client, settings, spec, term, report, hooks)
         imported = import_items(
             engine,
-            plan.items,
+            with_progress(plan.items, client, report, hooks),
             source=client.base_url,
             options=_import_options(settings, plan, term, assume_tz),
             kind=PULL_KIND,

@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from registry.cli import main
+from registry.cli.pull import progress_line
+from registry.pull.run import PullProgress
 from tests.registry.pull.stub import BASE
 
 
@@ -75,3 +77,22 @@ def test_bad_usage_exits_2(runner, server, db_url, args, message):
     result = runner.invoke(main, ["pull", "--server", BASE, "--db", db_url, *args])
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_progress_line_names_types_pages_requests_and_retries():
+    line = progress_line(PullProgress({"Observation": 1200, "Patient": 9}, 14, 31, 2, 4.0))
+    assert line == (
+        "fetched 1,209 (Observation 1,200, Patient 9) | pages 14 | requests 31 "
+        "| retries 2 (4 s waited)"
+    )
+    many = PullProgress({f"Type{i}": i for i in range(40)}, 1, 1, 0, 0.0)
+    assert len(progress_line(many, width=80)) == 80
+
+
+def test_pull_without_a_terminal_prints_a_progress_line(runner, server, db_url):
+    """Cron and log files get a plain line (at most one a minute), never a redrawn one."""
+    result = runner.invoke(main, ["pull", "--server", BASE, "--db", db_url])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("fetched ")]
+    assert lines
+    assert "\r" not in result.stderr

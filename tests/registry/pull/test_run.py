@@ -14,7 +14,7 @@ from adapter.config import ServerConfig
 from adapter.errors import CapabilityError, ConfigError
 from registry import tables
 from registry.pull.config import PullSettings
-from registry.pull.run import pull
+from registry.pull.run import PullHooks, PullProgress, pull
 from registry.pull.since import resolve_since, server_time
 from tests.factories import observation, patient
 from tests.registry.pull.conftest import make_client
@@ -179,3 +179,20 @@ def test_bulk_error_files_make_the_pull_incomplete(engine, server, clock, tmp_pa
     assert result.status == "incomplete"
     assert result.report.messages() == ["export: error: Observation export failed for 3 resources"]
     assert {"Patient/p1", "Patient/p2"} <= set(stored(engine))
+
+
+def test_progress_reports_fetched_types_pages_requests_and_retries(engine, server, clock):
+    """The CLI's progress display: counts as the fetch goes, the final one complete."""
+    server.fail("/R4/Encounter", 503)  # one retry on the way
+    seen: list[PullProgress] = []
+    hooks = PullHooks(on_progress=seen.append, progress_every=0.0)
+    result = pull(engine, settings(), client=make_client(clock), hooks=hooks)
+    assert result.status == "completed"
+    final = seen[-1]
+    assert final.fetched == {"Patient": 2, "Condition": 2, "Observation": 3}
+    assert final.pages == sum(c["pages"] for c in result.report.as_dict()["searches"].values())
+    assert final.pages > 0
+    assert final.requests == len(server.urls)
+    assert final.retries == 1
+    assert len(seen) > 1  # told as it went, not only at the end
+    assert [sum(p.fetched.values()) for p in seen] == sorted(sum(p.fetched.values()) for p in seen)
