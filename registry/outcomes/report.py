@@ -88,7 +88,7 @@ def _lineage(conn: Connection, ids: set[int]) -> dict[int, Source]:
 def _steroids(
     conn: Connection, protocol: Protocol, sites: Sequence[str], cohort: Sequence[IndexEvent]
 ) -> tuple[dict[Key, steroids.SteroidCourse], dict[int, Source]]:
-    """Every patient's steroid course, and the lineage of their baseline and end days."""
+    """Every patient's steroid course, and the lineage of every record behind its days."""
     given = steroid_rows.load_given(conn, protocol, sites)
     orders = steroid_rows.load_instructions(conn, protocol, sites)
     weights = steroid_rows.load_weights(conn, protocol, sites)
@@ -99,13 +99,9 @@ def _steroids(
         for ie in cohort
     }
     wanted = {
-        i
-        for c in courses.values()
-        for day in (c.baseline, c.end)
-        if day is not None
-        for _drug, _kind, ids in day.sources
+        i for c in courses.values() for day in c.runs for _drug, _kind, ids in day.sources
         for i in ids
-    }
+    }  # fmt: skip
     return courses, _lineage(conn, wanted)
 
 

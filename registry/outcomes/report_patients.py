@@ -83,8 +83,7 @@ def steroid_dict(
 ) -> dict[str, Any]:
     """A patient's steroid course: baseline, end, reduction, weeks, pulses, the daily runs.
 
-    The records behind the baseline and end days are cited in `sources`; every run names its
-    records by id.
+    Every day names its records by source record id, each cited in the report's `sources`.
     """
     return {
         "baseline_mg": _mg(course.baseline.mg) if course.baseline else None,
@@ -96,7 +95,7 @@ def steroid_dict(
         "pulse_days": course.pulse_day_count,
         "cumulative_pulse_mg": _mg(course.pulse_mg),
         "excluded_rows_by_route": course.excluded_rows,
-        "daily": [_day_dict(d, {}, cite) for d in course.runs],
+        "daily": [_day_dict(d, lineage, cite) for d in course.runs],
     }
 
 

@@ -40,13 +40,48 @@ def differences(expected: dict[str, list[Any]], actual: dict[str, list[Any]]) ->
 
 # Report fields that point into the lineage (row ids, source record ids and their lastUpdated):
 # they differ between a pull and an import by construction.
-REPORT_LINEAGE = frozenset({"record_ids", "row_id", "adverse_event_id", "last_updated"})
+REPORT_LINEAGE = frozenset({"row_id", "adverse_event_id", "last_updated"})
 
 
-def without_lineage(value: Any) -> Any:
-    """A `masreg report --format json` document without its lineage fields."""
+def without_lineage(report: dict[str, Any]) -> dict[str, Any]:
+    """A `masreg report --format json` document (format 2) with its ids resolved and dropped.
+
+    Source record ids become the versioned references they cite (`sources`), observation ids
+    the selected values they name (each patient's `observations`), so two registries of the
+    same data compare equal whatever their row numbering.
+    """
+    cited = {int(k): v["reference"] for k, v in report["sources"].items()}
+    out = {k: v for k, v in report.items() if k not in ("sources", "patients")}
+    out = _resolve(out, cited, {})
+    out["sources"] = sorted(cited.values())
+    out["patients"] = [_patient(p, cited) for p in report["patients"]]
+    return out
+
+
+def _patient(patient: dict[str, Any], cited: dict[int, str]) -> dict[str, Any]:
+    values = {int(k): _resolve(v, cited, {}) for k, v in patient["observations"].items()}
+    rest = {k: v for k, v in patient.items() if k not in ("observations", "labs")}
+    out = _resolve(rest, cited, values)
+    out["observations"] = sorted(values.values(), key=lambda v: (v["analyte"], v["effective"]))
+    out["labs"] = {
+        analyte: {slot: values[i] for slot, i in points.items()}
+        for analyte, points in patient["labs"].items()
+    }
+    return out
+
+
+def _resolve(value: Any, cited: dict[int, str], values: dict[int, Any], key: str = "") -> Any:
     if isinstance(value, dict):
-        return {k: without_lineage(v) for k, v in value.items() if k not in REPORT_LINEAGE}
+        return {
+            k: _resolve(v, cited, values, k) for k, v in value.items() if k not in REPORT_LINEAGE
+        }
     if isinstance(value, list):
-        return [without_lineage(item) for item in value]
+        if key in ("record_ids", "derived_from"):
+            return sorted(cited.get(i, i) for i in value)
+        return [_resolve(item, cited, values) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        if key == "source":
+            return cited.get(value, value)
+        if key in ("baseline", "value") and values:
+            return values.get(value, value)
     return value

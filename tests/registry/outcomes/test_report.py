@@ -77,6 +77,11 @@ def _assert_evidence(report):
     assert cited(ferritin["baseline"]) == "Observation/mas01-ferritin-d000/_history/1"
     assert cited(ferritin["value"]) == "Observation/mas01-ferritin-d007/_history/1"
     assert ferritin["improved"] is True
+    daily = [
+        i for run in first["steroid"]["daily"] for d in run["sources"] for i in d["record_ids"]
+    ]
+    assert daily
+    assert {str(i) for i in daily} <= set(report["sources"])  # every dose day is cited
     record = first["steroid"]["baseline_day"]["sources"][0]["record_ids"][0]
     assert report["sources"][str(record)]["reference"].startswith("MedicationAdministration/mas01-")
     assert report["sources"][str(first["t0_evidence"]["source"])]["reference"].startswith(
