@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from adapter.terminology import Terminology
 from registry import tables
@@ -27,6 +27,7 @@ from registry.outcomes import (
     infection_rows,
     infections,
     labs,
+    rawtime,
     response,
     safety,
     scores,
@@ -37,7 +38,6 @@ from registry.outcomes import (
 )
 from registry.outcomes.protocol import Protocol
 from registry.outcomes.ranges import Ranges
-from registry.outcomes.rawtime import iso
 from registry.outcomes.report_patients import lab_points, observations, patient_entry
 from registry.outcomes.values import Citations, IndexEvent, PatientValues, Source
 
@@ -71,18 +71,39 @@ def _diseases(conn: Connection, sites: Sequence[str]) -> dict[Key, str]:
 
 
 def _lineage(conn: Connection, ids: set[int]) -> dict[int, Source]:
-    """Source resource versions of source-record ids."""
+    """Source resource versions of source-record ids.
+
+    Read by id ranges (a course's records are mostly consecutive: one range query reads
+    thousands), the times untyped; ids in a range that were not asked for are skipped.
+    """
     out: dict[int, Source] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), 500):
-        stmt = select(
-            SR.c.id, SR.c.resource_type, SR.c.resource_id, SR.c.version_id, SR.c.last_updated
-        ).where(SR.c.id.in_(ordered[start : start + 500]))
-        for r in conn.execute(stmt):
-            out[r.id] = Source(
-                r.resource_type, r.resource_id, r.version_id, iso(r.last_updated), r.id
-            )
+    stmt = select(
+        SR.c.id,
+        SR.c.resource_type,
+        SR.c.resource_id,
+        SR.c.version_id,
+        rawtime.untyped(SR.c.last_updated),
+    ).where(SR.c.id.between(bindparam("low"), bindparam("high")))
+    for low, high in _ranges(sorted(ids)):
+        for rid, rtype, res_id, vid, updated in conn.execute(stmt, {"low": low, "high": high}):
+            if rid in ids:
+                out[rid] = Source(rtype, res_id, vid, rawtime.iso_instant(updated), rid)
     return out
+
+
+def _ranges(ordered: Sequence[int], size: int = 2000) -> Iterator[tuple[int, int]]:
+    """(low, high) id ranges covering `ordered`.
+
+    Each holds at most `size` asked ids and spans at most 4 x `size` ids (sparse ids get more,
+    narrower ranges).
+    """
+    start = 0
+    while start < len(ordered):
+        end = min(start + size, len(ordered))
+        while end - start > 1 and ordered[end - 1] - ordered[start] >= 4 * size:
+            end = start + max(1, (end - start) // 2)
+        yield ordered[start], ordered[end - 1]
+        start = end
 
 
 def _steroids(

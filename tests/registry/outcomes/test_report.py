@@ -13,7 +13,7 @@ import jsonschema
 
 from registry.ingest import ImportOptions, import_paths
 from registry.outcomes.protocol import load_protocol
-from registry.outcomes.report import build_report
+from registry.outcomes.report import _ranges, build_report
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO / "fixtures" / "nine_patients"
@@ -87,3 +87,11 @@ def _assert_evidence(report):
     assert report["sources"][str(first["t0_evidence"]["source"])]["reference"].startswith(
         "MedicationAdministration/"
     )
+
+
+def test_lineage_id_ranges_cover_every_id_and_stay_narrow():
+    """The source records behind a report are read by id range: dense ids in few queries."""
+    assert list(_ranges([1, 2, 3, 10, 11, 100], size=2)) == [(1, 2), (3, 10), (11, 11), (100, 100)]
+    dense = list(range(1, 5001))
+    assert list(_ranges(dense)) == [(1, 2000), (2001, 4000), (4001, 5000)]
+    assert list(_ranges([])) == []
