@@ -37,7 +37,7 @@ def fever_key(slot: str, hours: int) -> str:
 def _readings(protocol: Protocol, timeline: Any) -> Any:
     """Valid temperature readings of patients with a T0, on the instant axis."""
     at = st.instant(OBS.c.effective_at, OBS.c.effective_precision, timeline.c.utc_offset)
-    return (
+    return st.materialized(
         select(
             OBS.c.id,
             OBS.c.site,
@@ -60,7 +60,6 @@ def _readings(protocol: Protocol, timeline: Any) -> Any:
             *([OBS.c.effective_at <= protocol.data_cutoff] if protocol.data_cutoff else []),
         )
         .cte("temperature_readings")
-        .prefix_with("MATERIALIZED")
     )
 
 

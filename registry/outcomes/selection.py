@@ -108,11 +108,8 @@ def picks_statement(
         *(grouped(protocol, timeline, analytes, dialect, dated=d) for d in (False, True))
     ).subquery("passes")
     merged = [func.max(passes.c[f"k{i}"]).label(f"k{i}") for i in range(count)]
-    found = (
-        select(passes.c.pno, *merged)
-        .group_by(passes.c.pno, passes.c.analyte)
-        .cte("picked")
-        .prefix_with("MATERIALIZED")
+    found = st.materialized(
+        select(passes.c.pno, *merged).group_by(passes.c.pno, passes.c.analyte).cte("picked")
     )
     parts = [
         select(found.c.pno, literal(i, Integer), picks.row_id_of(found.c[f"k{i}"], protocol)).where(

@@ -8,9 +8,10 @@ stored value minus the site's UTC offset). Study days then follow CLINICAL-SPEC 
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, case, literal
+from sqlalchemy import CTE, BigInteger, ColumnElement, Integer, case, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -108,3 +109,15 @@ def study_day(
         (is_date_only(precision), local_day(at, offset) - t0_day),
         else_=floor_div(at - t0, DAY),
     )
+
+
+def materialized(cte: CTE) -> CTE:
+    """Ask for a CTE to be computed once, where the database knows the hint.
+
+    PostgreSQL 12+ and SQLite 3.35+ take `AS MATERIALIZED`; an older SQLite library (Python's
+    own, on an old system) would refuse the statement, so it gets the plain CTE.
+    """
+    cte = cte.prefix_with("MATERIALIZED", dialect="postgresql")
+    if sqlite3.sqlite_version_info >= (3, 35):
+        cte = cte.prefix_with("MATERIALIZED", dialect="sqlite")
+    return cte
