@@ -9,8 +9,10 @@ records carry sub-codes adds them as local codes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from adapter import codes
 from adapter.client import FhirClient
@@ -80,6 +82,15 @@ def condition_codes(term: Terminology) -> list[str]:
     return sorted(set(tokens))
 
 
+def query_text(resource_type: str, params: Sequence[tuple[str, str]]) -> str:
+    """A query as the run record shows it: readable (codes, ``|``, ``,`` and braces unescaped).
+
+    >>> query_text("Condition", [("code", "http://snomed.info/sct|55464009")])
+    'Condition?code=http://snomed.info/sct|55464009'
+    """
+    return f"{resource_type}?{urlencode(params, safe='{}|,:/ ')}"
+
+
 def emapalumab_codes(term: Terminology) -> list[str]:
     """``system|code`` tokens naming emapalumab: RxNorm ingredient and products, ATC, local."""
     spec = term.drugs["emapalumab"]
@@ -136,6 +147,7 @@ def _by_codes(
         raise ConfigError(f"no codes to select {resource_type} by: check the code lists")
     for start in range(0, len(tokens), _MAX_CODES_PER_SEARCH):
         params = [("code", ",".join(tokens[start : start + _MAX_CODES_PER_SEARCH]))]
+        report.add_query(query_text(resource_type, params))
         results = search(client, resource_type, params)
         found = [rt.patient_of(r, client.base_url) for r in results]
         ids.update(pid for pid in found if pid)
@@ -161,6 +173,7 @@ def _by_medication_resources(client: FhirClient, tokens: list[str], report: Pull
     medication_ids: set[str] = set()
     for start in range(0, len(tokens), _MAX_CODES_PER_SEARCH):
         params = [("code", ",".join(tokens[start : start + _MAX_CODES_PER_SEARCH]))]
+        report.add_query(query_text(rt.MEDICATION, params))
         try:
             results = search(client, rt.MEDICATION, params)
             found = [r for r in results if r.get("resourceType") == rt.MEDICATION]
@@ -174,6 +187,9 @@ def _by_medication_resources(client: FhirClient, tokens: list[str], report: Pull
             report.add_incomplete(Incomplete(f"cohort {rt.MEDICATION}", reason))
         medication_ids.update(str(r["id"]) for r in found if r.get("id"))
     refs = [f"{rt.MEDICATION}/{mid}" for mid in sorted(medication_ids)]
+    if refs:
+        template = [("medication", "{the Medications found}")]
+        report.add_query(query_text(rt.MEDICATION_ADMINISTRATION, template))
     ids: set[str] = set()
     for start in range(0, len(refs), _MAX_CODES_PER_SEARCH):
         params = [("medication", ",".join(refs[start : start + _MAX_CODES_PER_SEARCH]))]
@@ -208,6 +224,7 @@ def _medication_route_failed(report: PullReport, resource_type: str, exc: FatalH
 
 
 def _group_members(client: FhirClient, group_id: str, report: PullReport) -> set[str]:
+    report.add_query(f"{rt.GROUP}/{group_id}")
     group = read_exact(client, rt.GROUP, group_id)
     report.add_read(rt.GROUP)
     ids = set()
@@ -242,6 +259,7 @@ def _from_file(client: FhirClient, path: Path, report: PullReport) -> set[str]:
 
 
 def _by_identifier(client: FhirClient, token: str, report: PullReport) -> set[str]:
+    report.add_query(query_text(rt.PATIENT, [("identifier", "{identifier of the cohort file}")]))
     params = [("identifier", token)]
     results = search(client, rt.PATIENT, params)
     found = {str(r.get("id")) for r in results if r.get("resourceType") == rt.PATIENT}

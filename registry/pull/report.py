@@ -51,6 +51,7 @@ class PullReport:
         self.warnings: Counter[str] = Counter()
         self.notes: list[str] = []
         self.incomplete: list[Incomplete] = []
+        self.queries: list[str] = []  # what was asked of the server, patient ids as {id}
         self.cohort_size = 0
 
     def _counter(self, resource_type: str) -> Counter[str]:
@@ -86,6 +87,12 @@ class PullReport:
             if text not in self.notes:
                 self.notes.append(text)
 
+    def add_query(self, text: str) -> None:
+        """Record a query template of the pull (once per text; no patient ids in it)."""
+        with self._lock:
+            if text not in self.queries:
+                self.queries.append(text)
+
     def add_incomplete(self, item: Incomplete) -> None:
         """Record a reason why the pull may be incomplete."""
         with self._lock:
@@ -115,6 +122,7 @@ class PullReport:
         """The run record's ``pull`` section."""
         return {
             "cohort_size": self.cohort_size,
+            "queries": list(self.queries),
             "searches": {
                 t: {f: c[f] for f in _SEARCH_FIELDS} for t, c in sorted(self.by_type.items())
             },

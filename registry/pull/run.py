@@ -29,7 +29,7 @@ from registry.counts import RunCounts
 from registry.ingest import ImportOptions, ImportResult, import_items
 from registry.pull import bulk, fetch
 from registry.pull import resources as rt
-from registry.pull.cohort import CohortSpec, select_patients
+from registry.pull.cohort import CohortSpec, query_text, select_patients
 from registry.pull.config import PullSettings
 from registry.pull.report import Incomplete, PullReport
 from registry.pull.search import exact_json
@@ -250,6 +250,7 @@ def _plan(
         level=level, group_id=group_id, types=types, type_filters=filters, since=since
     )
     directory = bulk.export_dir(settings)
+    report.add_query(query_text(request.path(), request.params()))
     result = bulk.run_export(client, request, directory, hooks.on_export)
     items = bulk.export_items(
         client, result, cohort=frozenset(ids), release=caps.release, report=report
@@ -268,9 +269,13 @@ def _rest_items(
     report: PullReport,
 ) -> Iterator[fetch.Item]:
     medications = fetch.MedicationReader(client, release=caps.release, report=report)
+    queries = fetch.plan_queries(caps, settings, term, report)
+    for query in queries:
+        params = query.params("{id}", settings.page_size, since)
+        report.add_query(query_text(query.resource_type, params))
     fetcher = fetch.PatientFetcher(
         client,
-        fetch.plan_queries(caps, settings, term, report),
+        queries,
         release=caps.release,
         report=report,
         page_size=settings.page_size,

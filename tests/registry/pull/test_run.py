@@ -59,6 +59,12 @@ def test_rest_pull_loads_the_cohort_and_records_the_run(engine, server, clock):
     assert info["software"] == "Stub 1"
     assert info["http"]["requests"] == len(server.urls)
     assert result.summary()["read"] == 7
+    # What was asked, as templates: the cohort search, then one search per type and patient.
+    queries = info["queries"]
+    assert queries[0].startswith("Condition?code=http://hl7.org/fhir/sid/icd-10-cm|")
+    assert "Observation?patient={id}&_count=100" in queries
+    assert "AdverseEvent?subject=Patient/{id}&_count=100" in queries
+    assert not any("p1" in q or "p2" in q for q in queries)  # no patient ids
 
 
 def test_pulling_again_changes_nothing(engine, server, clock):
@@ -170,6 +176,9 @@ def test_bulk_kickoff_sends_the_type_filters_and_records_them(engine, server, cl
     assert sent[1] == wanted
     assert sent[0].startswith("Observation?code=http%3A%2F%2Floinc.org%7C")
     assert result.details["type_filters"] == [wanted]
+    (kickoff_query,) = [q for q in result.details["queries"] if "$export" in q]
+    assert kickoff_query.startswith("Patient/$export?_type=")
+    assert "MedicationRequest%3Fstatus%3Dactive,completed" in kickoff_query
 
 
 def test_bulk_error_files_make_the_pull_incomplete(engine, server, clock, tmp_path: Path):
