@@ -31,6 +31,7 @@ from registry.outcomes import (
     response,
     safety,
     scores,
+    snapshot,
     stats,
     steroid_rows,
     steroids,
@@ -197,6 +198,7 @@ def build_report(
 
 def _build(conn: Connection, protocol: Protocol, sites: Sequence[str]) -> dict[str, Any]:
     """`build_report` proper."""
+    snapshot.read_one_snapshot(conn)
     _tune(conn)
     with index_sql.patient_timeline(conn, protocol, sites) as timeline_table:
         cohort = timeline.load_index_events(conn, timeline_table)

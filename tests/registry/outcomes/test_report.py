@@ -10,8 +10,13 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
+from sqlalchemy import select, text, update
 
+from registry import tables
+from registry.errors import RegistryError
 from registry.ingest import ImportOptions, import_paths
+from registry.outcomes import timeline
 from registry.outcomes.protocol import load_protocol
 from registry.outcomes.report import _ranges, build_report
 
@@ -95,3 +100,38 @@ def test_lineage_id_ranges_cover_every_id_and_stay_narrow():
     dense = list(range(1, 5001))
     assert list(_ranges(dense)) == [(1, 2000), (2001, 4000), (4001, 5000)]
     assert list(_ranges([])) == []
+
+
+def test_report_reads_one_snapshot_while_another_connection_commits(engine, monkeypatch):
+    """A pull committing while a report runs changes nothing in that report (one snapshot)."""
+    import_paths(engine, [FIXTURE], options=ImportOptions(site="local"))
+    obs = tables.OBSERVATION
+    original = timeline.load_index_events
+
+    def meanwhile(conn, table):
+        events = original(conn, table)  # the report has read: now another connection commits
+        with engine.begin() as other:
+            other.execute(update(obs).where(obs.c.analyte == "ferritin").values(value=1.0))
+        return events
+
+    monkeypatch.setattr(timeline, "load_index_events", meanwhile)
+    with engine.connect() as conn:
+        report = build_report(conn, load_protocol())
+    first = report["patients"][0]
+    week1 = first["observations"][str(first["labs"]["ferritin"]["week_1"])]
+    assert week1["value"] == 820.0  # the value before the concurrent change
+    with engine.connect() as conn:  # the change itself did happen
+        assert conn.scalar(select(obs.c.value).where(obs.c.analyte == "ferritin").limit(1)) == 1.0
+
+
+def test_report_refuses_a_postgresql_transaction_that_already_read_at_read_committed(engine):
+    """It cannot raise the isolation level any more: it says so rather than mix snapshots."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        if engine.dialect.name != "postgresql":  # SQLite: an explicit read transaction instead
+            assert build_report(conn, load_protocol())["cohort"]["n"] == 0
+            return
+        with pytest.raises(RegistryError, match="one snapshot"):
+            build_report(conn, load_protocol())
+    with engine.connect() as conn:  # first in its transaction: fine
+        assert build_report(conn, load_protocol())["cohort"]["n"] == 0
