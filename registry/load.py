@@ -29,7 +29,7 @@ from registry import bulkwrite, tables
 from registry.batchwrite import Batch, BatchWriter, Candidate
 from registry.counts import UNREADABLE, RunCounts
 from registry.prepare import Prepared, Preparer, Ready, Rejected, Skipped
-from registry.quarantine import QuarantineEntry
+from registry.quarantine import QuarantineEntry, located_reason
 from registry.records import chunks
 from registry.runs import save_counts
 from registry.versions import Head, version_key
@@ -196,7 +196,7 @@ class Loader:
                 origin=ready.origin,
                 locator=ready.locator,
                 reason_code=reason,
-                reason=f"{ready.origin}, {ready.locator}: {rtype}/{rid}: {message}",
+                reason=located_reason(ready.origin, ready.locator, rtype, rid, message),
                 field_path=path,
                 resource_type=rtype,
                 resource_id=rid,

@@ -12,6 +12,7 @@ canonical raw JSON for the few resources it validates.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import zlib
@@ -26,7 +27,7 @@ from adapter.mappers import MAPPERS, MappingContext, map_resource
 from adapter.mappers.context import cached_time
 from adapter.readers import Work, run_work
 from registry import rowsql
-from registry.quarantine import QuarantineEntry
+from registry.quarantine import QuarantineEntry, located_reason
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def _rejected(item: SourceItem, reason: str, path: str, message: str) -> Rejecte
             origin=item.origin,
             locator=item.locator,
             reason_code=reason,
-            reason=f"{item.origin}, {item.locator}: {item.resource_type}/{rid}: {message}",
+            reason=located_reason(item.origin, item.locator, item.resource_type, rid, message),
             field_path=path,
             resource_type=item.resource_type,
             resource_id=rid if isinstance(rid, str) else None,
@@ -176,15 +177,4 @@ def _rejected(item: SourceItem, reason: str, path: str, message: str) -> Rejecte
 
 def _without_context(item: SourceItem) -> SourceItem:
     """A deletion without its Bundle's context (not needed to apply it; heavy to send)."""
-    return SourceItem(
-        resource=item.resource,
-        raw=item.raw,
-        origin=item.origin,
-        locator=item.locator,
-        fhir_version=item.fhir_version,
-        bundle_context=None,
-        resource_type=item.resource_type,
-        resource_id=item.resource_id,
-        deleted=True,
-        last_modified=item.last_modified,
-    )
+    return dataclasses.replace(item, bundle_context=None, deleted=True)

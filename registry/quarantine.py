@@ -51,6 +51,17 @@ class QuarantineEntry:
         return hashlib.sha256(key.encode()).hexdigest()
 
 
+def located_reason(
+    origin: str, locator: str, resource_type: str, resource_id: object, message: str
+) -> str:
+    """The reason a data manager reads: where (file and line), which resource, and what.
+
+    >>> located_reason("a.ndjson", "line 3", "Observation", "o1", "unknown unit 'mg/dl'")
+    "a.ndjson, line 3: Observation/o1: unknown unit 'mg/dl'"
+    """
+    return f"{origin}, {locator}: {resource_type}/{resource_id}: {message}"
+
+
 def record(conn: Connection, entries: Sequence[QuarantineEntry], *, site: str, run_id: int) -> None:
     """Insert new entries and refresh the ones seen before (re-opening resolved ones)."""
     if not entries:

@@ -23,7 +23,7 @@ from adapter.mappers import UNRESOLVED, MappingContext, map_resource
 from registry import quarantine, rowsql, tables
 from registry.postload.common import entries_for, replace_open
 from registry.postload.weights import WeightIndex
-from registry.quarantine import QuarantineEntry
+from registry.quarantine import QuarantineEntry, located_reason
 from registry.records import delete_concepts
 
 SR = tables.SOURCE_RECORD
@@ -119,8 +119,9 @@ def _remap(
             origin=row.origin,
             locator=row.locator,
             reason_code=exc.reason_code,
-            reason=f"{row.origin}, {row.locator}: {row.resource_type}/{row.resource_id}: "
-            f"{exc.message}",
+            reason=located_reason(
+                row.origin, row.locator, row.resource_type, row.resource_id, exc.message
+            ),
             field_path=exc.field_path,
             resource_type=row.resource_type,
             resource_id=row.resource_id,
