@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    exists,
     func,
     insert,
     literal,
@@ -53,6 +54,22 @@ VALID_STATUSES = ("final", "amended", "corrected")
 
 def _site_filter(column: ColumnElement[str], sites: Sequence[str]) -> list[ColumnElement[bool]]:
     return [column.in_(list(sites))] if sites else []
+
+
+def patients_of(
+    table: Any, sites: Sequence[str], within: Table | None = None
+) -> list[ColumnElement[bool]]:
+    """Rows of `table` at `sites` (every site when empty), of `within`'s patients only if given.
+
+    `within` is a report's timeline table (`patient_timeline`): the patients with a T0, or the
+    share of them one process of a report computes.
+    """
+    out = _site_filter(table.c.site, sites)
+    if within is not None:
+        out.append(
+            exists().where(within.c.site == table.c.site, within.c.pid == table.c.patient_source_id)
+        )
+    return out
 
 
 def _cutoff(column: ColumnElement[Any], cutoff: datetime | None) -> list[ColumnElement[bool]]:

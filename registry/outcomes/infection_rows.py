@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from adapter import codes
 from adapter.textmatch import find_form, find_terms
 from registry import tables
-from registry.outcomes.index_sql import VALID_STATUSES
+from registry.outcomes.index_sql import VALID_STATUSES, patients_of
 from registry.outcomes.protocol import Protocol
 from registry.outcomes.rawtime import iso
 from registry.outcomes.values import Source
@@ -84,10 +84,6 @@ def blood_specimen(specimen: str | None) -> bool:
     return not find_terms(specimen, _NON_BLOOD)
 
 
-def _sites(column: Any, sites: Sequence[str]) -> list[Any]:
-    return [column.in_(list(sites))] if sites else []
-
-
 def _source(row: Any) -> Source:
     return Source(
         row.resource_type, row.resource_id, row.version_id, iso(row.last_updated), row.record_id
@@ -104,7 +100,12 @@ LINEAGE = (
 
 
 def load_results(
-    conn: Connection, protocol: Protocol, sites: Sequence[str], analytes: dict[str, tuple[str, str]]
+    conn: Connection,
+    protocol: Protocol,
+    sites: Sequence[str],
+    analytes: dict[str, tuple[str, str]],
+    *,
+    within: Table | None = None,
 ) -> dict[Key, list[Event]]:
     """Viral DNA and IgG results per patient; `analytes` maps analyte -> (organism, kind)."""
     stmt = (
@@ -115,7 +116,7 @@ def load_results(
             OBS.c.status.in_(VALID_STATUSES),
             OBS.c.exclusion.is_(None),
             OBS.c.effective_at.is_not(None),
-            *_sites(OBS.c.site, sites),
+            *patients_of(OBS, sites, within),
         )
     )
     out: dict[Key, list[Event]] = defaultdict(list)
@@ -146,7 +147,7 @@ def load_results(
 
 
 def load_coded(
-    conn: Connection, sites: Sequence[str], organisms: Iterable[str]
+    conn: Connection, sites: Sequence[str], organisms: Iterable[str], *, within: Table | None = None
 ) -> dict[Key, list[Event]]:
     """Coded infection Conditions and actual AdverseEvents per patient."""
     wanted = sorted(set(organisms))
@@ -162,7 +163,7 @@ def load_coded(
             when.is_not(None),
             COND.c.verification_status.is_(None)
             | COND.c.verification_status.not_in(["refuted", "entered-in-error"]),
-            *_sites(COND.c.site, sites),
+            *patients_of(COND, sites, within),
         )
     )
     out: dict[Key, list[Event]] = defaultdict(list)
@@ -187,7 +188,7 @@ def load_coded(
             AE.c.infection_organism.in_(wanted),
             AE.c.exclusion.is_(None),
             AE.c.occurred_at.is_not(None),
-            *_sites(AE.c.site, sites),
+            *patients_of(AE, sites, within),
         )
     )
     for r in conn.execute(events):
@@ -207,7 +208,7 @@ def load_coded(
 
 
 def load_treatments(
-    conn: Connection, sites: Sequence[str], drugs: dict[str, str]
+    conn: Connection, sites: Sequence[str], drugs: dict[str, str], *, within: Table | None = None
 ) -> dict[Key, list[Event]]:
     """Completed administrations of the organisms' treatments (`drugs`: ingredient -> organism)."""
     if not drugs:
@@ -219,7 +220,7 @@ def load_treatments(
             MA.c.ingredient.in_(sorted(drugs)),
             MA.c.status == "completed",
             MA.c.exclusion.is_(None),
-            *_sites(MA.c.site, sites),
+            *patients_of(MA, sites, within),
         )
     )
     out: dict[Key, list[Event]] = defaultdict(list)

@@ -78,15 +78,51 @@ def _slot_row(slot: str, found: _Points | None, n: int) -> dict[str, Any]:
     return row
 
 
+LabPoints = dict[str, tuple[set[str], dict[tuple[str, str], _Points]]]
+
+
+def collect(
+    protocol: Protocol, cohort: Sequence[IndexEvent], values: Mapping[Key, PatientValues]
+) -> LabPoints:
+    """Per configured analyte: the units reported and the points per (unit, slot).
+
+    Points of two groups of patients add up (`merge`): a report computed in several processes
+    collects each share's and tabulates them once.
+    """
+    slots = ["baseline", *(t.name for t in protocol.timepoints), EOF_SLOT]
+    return {a: _collect(a, slots, cohort, values) for a in protocol.section("labs")["analytes"]}
+
+
+def merge(into: LabPoints, other: LabPoints) -> None:
+    """Add another group's points to `into` (statistics are order-free: medians, quartiles)."""
+    for analyte, (units, points) in other.items():
+        mine_units, mine = into.setdefault(analyte, (set(), {}))
+        mine_units |= units
+        for key, found in points.items():
+            target = mine.get(key)
+            if target is None:
+                mine[key] = found
+                continue
+            target.now.extend(found.now)
+            target.change.extend(found.change)
+            target.relative.extend(found.relative)
+            target.comparators += found.comparators
+
+
+def tables(protocol: Protocol, points: LabPoints, n: int) -> list[dict[str, Any]]:
+    """Every configured analyte's trajectory, per unit on which it was reported, over n patients."""
+    slots = ["baseline", *(t.name for t in protocol.timepoints), EOF_SLOT]
+    out = []
+    for analyte in protocol.section("labs")["analytes"]:
+        units, found = points.get(analyte, (set(), {}))
+        for unit in sorted(units):
+            rows = [_slot_row(slot, found.get((unit, slot)), n) for slot in slots]
+            out.append({"analyte": analyte, "unit": unit or None, "timepoints": rows})
+    return out
+
+
 def trajectories(
     protocol: Protocol, cohort: Sequence[IndexEvent], values: Mapping[Key, PatientValues]
 ) -> list[dict[str, Any]]:
     """Every configured analyte's trajectory, per unit on which it was reported."""
-    slots = ["baseline", *(t.name for t in protocol.timepoints), EOF_SLOT]
-    out = []
-    for analyte in protocol.section("labs")["analytes"]:
-        units, points = _collect(analyte, slots, cohort, values)
-        for unit in sorted(units):
-            rows = [_slot_row(slot, points.get((unit, slot)), len(cohort)) for slot in slots]
-            out.append({"analyte": analyte, "unit": unit or None, "timepoints": rows})
-    return out
+    return tables(protocol, collect(protocol, cohort, values), len(cohort))

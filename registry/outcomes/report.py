@@ -10,6 +10,7 @@ per-patient verdict carries the registry rows and source resource versions behin
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 
 from adapter.terminology import Terminology
 from registry import tables
@@ -31,12 +32,13 @@ from registry.outcomes import (
     response,
     safety,
     scores,
-    snapshot,
     stats,
     steroid_rows,
     steroids,
     timeline,
 )
+from registry.outcomes import parts as parts_
+from registry.outcomes import workers as workers_
 from registry.outcomes.protocol import Protocol
 from registry.outcomes.ranges import Ranges
 from registry.outcomes.report_patients import lab_points, observations, patient_entry
@@ -108,12 +110,16 @@ def _ranges(ordered: Sequence[int], size: int = 2000) -> Iterator[tuple[int, int
 
 
 def _steroids(
-    conn: Connection, protocol: Protocol, sites: Sequence[str], cohort: Sequence[IndexEvent]
+    conn: Connection,
+    protocol: Protocol,
+    sites: Sequence[str],
+    cohort: Sequence[IndexEvent],
+    within: Table,
 ) -> tuple[dict[Key, steroids.SteroidCourse], dict[int, Source]]:
     """Every patient's steroid course, and the lineage of every record behind its days."""
-    given = steroid_rows.load_given(conn, protocol, sites)
-    orders = steroid_rows.load_instructions(conn, protocol, sites)
-    weights = steroid_rows.load_weights(conn, protocol, sites)
+    given = steroid_rows.load_given(conn, protocol, sites, within=within)
+    orders = steroid_rows.load_instructions(conn, protocol, sites, within=within)
+    weights = steroid_rows.load_weights(conn, protocol, sites, within=within)
     courses = {
         ie.key: steroids.course(
             protocol, ie, given.get(ie.key, []), orders.get(ie.key, []), weights.get(ie.key, [])
@@ -128,7 +134,11 @@ def _steroids(
 
 
 def _infections(
-    conn: Connection, protocol: Protocol, sites: Sequence[str], cohort: Sequence[IndexEvent]
+    conn: Connection,
+    protocol: Protocol,
+    sites: Sequence[str],
+    cohort: Sequence[IndexEvent],
+    within: Table,
 ) -> dict[Key, dict[str, infections.Infection]]:
     """Every patient's infection status per configured organism."""
     cfg = protocol.section("infections")
@@ -141,9 +151,9 @@ def _infections(
         drugs.update({d: organism for d in spec.get("treatment_ingredients", [])})
     events: dict[Key, list[infection_rows.Event]] = defaultdict(list)
     for found in (
-        infection_rows.load_results(conn, protocol, sites, analytes),
-        infection_rows.load_coded(conn, sites, cfg["organisms"]),
-        infection_rows.load_treatments(conn, sites, drugs),
+        infection_rows.load_results(conn, protocol, sites, analytes, within=within),
+        infection_rows.load_coded(conn, sites, cfg["organisms"], within=within),
+        infection_rows.load_treatments(conn, sites, drugs, within=within),
     ):
         for key, items in found.items():
             events[key].extend(items)
@@ -189,59 +199,76 @@ def _tune(conn: Connection) -> None:
 
 
 def build_report(
-    conn: Connection, protocol: Protocol, *, sites: Sequence[str] = ()
+    conn: Connection,
+    protocol: Protocol,
+    *,
+    sites: Sequence[str] = (),
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Compute every outcome of the protocol and assemble the report."""
+    """Compute every outcome of the protocol and assemble the report.
+
+    `workers`: processes sharing the per-patient work (`registry.outcomes.workers`); None: two
+    on a machine with two CPUs for a registry of 2,000 patients or more, else one. The report
+    is the same whatever the number.
+    """
     with _no_cycle_collection():
-        return _build(conn, protocol, sites)
+        task = functools.partial(_share_bytes, protocol, tuple(sites))
+        with workers_.team(conn, workers, task) as team:
+            _tune(conn)
+            mine, cohort, diseases = _part(conn, protocol, sites, team.share, everyone=True)
+            parts = [mine, *(parts_.decode(b) for b in team.results())]
+        assert cohort is not None  # noqa: S101 - asked for with everyone=True
+        return _assemble(conn, protocol, sites, cohort, diseases, parts)
 
 
-def _build(conn: Connection, protocol: Protocol, sites: Sequence[str]) -> dict[str, Any]:
-    """`build_report` proper."""
-    snapshot.read_one_snapshot(conn)
-    _tune(conn)
-    with index_sql.patient_timeline(conn, protocol, sites) as timeline_table:
-        cohort = timeline.load_index_events(conn, timeline_table)
+def _share_bytes(
+    protocol: Protocol, sites: Sequence[str], conn: Connection, share: workers_.Share
+) -> bytes:
+    """A helper process's share of the report, encoded for the pipe."""
+    with _no_cycle_collection():
+        _tune(conn)
+        part, _cohort, _diseases = _part(conn, protocol, sites, share, everyone=False)
+        return parts_.encode(part)
+
+
+def _part(
+    conn: Connection,
+    protocol: Protocol,
+    sites: Sequence[str],
+    share: workers_.Share,
+    *,
+    everyone: bool,
+) -> tuple[parts_.Part, list[IndexEvent] | None, dict[Key, str]]:
+    """One share of the patients: their listing entries and what the cohort tables need.
+
+    Also returns the whole cohort's index events (with `everyone`) and underlying diseases.
+    """
+    with index_sql.patient_timeline(conn, protocol, sites) as table:
+        whole = timeline.load_index_events(conn, table) if everyone or share.whole else None
+        if share.whole:
+            cohort = whole or []
+        else:
+            kept = workers_.keep_share(conn, table, share)
+            cohort = (
+                [ie for ie in whole if ie.key in kept]
+                if whole is not None
+                else timeline.load_index_events(conn, table)
+            )
         analytes = response.needed_analytes(protocol) | set(protocol.section("labs")["analytes"])
-        values = timeline.select_values(conn, protocol, timeline_table, analytes)
-        fever.select_fever(conn, protocol, timeline_table, response.fever_hours(protocol), values)
-    canonical = _canonical(protocol)
-    empty = PatientValues()
-    by_sex = {sex: Ranges(protocol, sex, canonical) for sex in {ie.sex for ie in cohort}}
-    names = response.rule_sets_used(protocol)
-    verdicts: dict[str, dict[Key, list[response.Assessment]]] = {name: {} for name in names}
-    for ie in cohort:
-        mine, ranges = values.get(ie.key, empty), by_sex[ie.sex]
-        with ranges.remembering():  # the patient's values, judged once for every rule set
-            for name in names:
-                verdicts[name][ie.key] = response.assess_patient(
-                    protocol, name, ie, mine, canonical, ranges
-                )
-    diseases = _diseases(conn, sites)
-    courses, lineage = _steroids(conn, protocol, sites, cohort)
-    infected = _infections(conn, protocol, sites, cohort)
-    report = _cohort_tables(protocol, cohort, diseases, verdicts, values)
-    report["steroids"] = _steroid_tables(protocol, [courses[ie.key] for ie in cohort])
-    report["infections"] = infections.cohort_table(
-        protocol.section("infections")["organisms"],
-        [infected[ie.key] for ie in cohort],
-        len(cohort),
-    )
+        values = timeline.select_values(conn, protocol, table, analytes)
+        fever.select_fever(conn, protocol, table, response.fever_hours(protocol), values)
+        verdicts = _verdicts(protocol, cohort, values)
+        diseases = _diseases(conn, sites)
+        courses, lineage = _steroids(conn, protocol, sites, cohort, table)
+        infected = _infections(conn, protocol, sites, cohort, table)
     cite = Citations()
-    report.update(
-        safety.summarise(
-            cohort,
-            safety.load_adverse_events(conn, sites),
-            protocol.section("adverse_events"),
-            cite,
-        )
-    )
     primary = protocol.rule_set
     remission_rule = str(protocol.section("response")["remission_rule_set"])
     slots = ["baseline", *(t.name for t in protocol.timepoints), timeline.EOF_SLOT]
     lab_analytes = list(protocol.section("labs")["analytes"])
-    report["patients"] = [
-        {
+    empty = PatientValues()
+    entries = {
+        ie.key: {
             **patient_entry(
                 ie,
                 diseases.get(ie.key, "unknown"),
@@ -258,9 +285,67 @@ def _build(conn: Connection, protocol: Protocol, sites: Sequence[str]) -> dict[s
             "scores": _scores(values.get(ie.key, empty), courses[ie.key]),
         }
         for ie in cohort
-    ]
+    }
+    part = parts_.Part(
+        entries=entries,
+        sources=cite.as_json(),
+        statuses=parts_.statuses(verdicts),
+        points=labs.collect(protocol, cohort, values),
+        courses={key: parts_.light_course(c) for key, c in courses.items()},
+        infected=infected,
+    )
+    return part, whole, diseases
+
+
+def _verdicts(
+    protocol: Protocol, cohort: Sequence[IndexEvent], values: Mapping[Key, PatientValues]
+) -> dict[str, dict[Key, list[response.Assessment]]]:
+    """Every patient's verdicts under every rule set in use."""
+    canonical = _canonical(protocol)
+    empty = PatientValues()
+    by_sex = {sex: Ranges(protocol, sex, canonical) for sex in {ie.sex for ie in cohort}}
+    names = response.rule_sets_used(protocol)
+    verdicts: dict[str, dict[Key, list[response.Assessment]]] = {name: {} for name in names}
+    for ie in cohort:
+        mine, ranges = values.get(ie.key, empty), by_sex[ie.sex]
+        with ranges.remembering():  # the patient's values, judged once for every rule set
+            for name in names:
+                verdicts[name][ie.key] = response.assess_patient(
+                    protocol, name, ie, mine, canonical, ranges
+                )
+    return verdicts
+
+
+def _assemble(
+    conn: Connection,
+    protocol: Protocol,
+    sites: Sequence[str],
+    cohort: Sequence[IndexEvent],
+    diseases: Mapping[Key, str],
+    parts: Sequence[parts_.Part],
+) -> dict[str, Any]:
+    """The report from the shares of every process, in cohort order."""
+    whole = parts_.merged(parts)
+    verdicts = parts_.assessments(whole.statuses)
+    report = _cohort_tables(protocol, cohort, diseases, verdicts, whole.points)
+    report["steroids"] = _steroid_tables(protocol, [whole.courses[ie.key] for ie in cohort])
+    report["infections"] = infections.cohort_table(
+        protocol.section("infections")["organisms"],
+        [whole.infected[ie.key] for ie in cohort],
+        len(cohort),
+    )
+    cite = Citations()
+    report.update(
+        safety.summarise(
+            cohort,
+            safety.load_adverse_events(conn, sites),
+            protocol.section("adverse_events"),
+            cite,
+        )
+    )
+    report["patients"] = [whole.entries[ie.key] for ie in cohort]
     report["cohort"]["scores"] = _score_summary(report["patients"])
-    report["sources"] = cite.as_json()
+    report["sources"] = parts_.sorted_sources([whole.sources, cite.as_json()])
     return report
 
 
@@ -291,7 +376,7 @@ def _cohort_tables(
     cohort: Sequence[IndexEvent],
     diseases: Mapping[Key, str],
     verdicts: Mapping[str, Mapping[Key, Sequence[response.Assessment]]],
-    values: Mapping[Key, PatientValues],
+    points: labs.LabPoints,
 ) -> dict[str, Any]:
     """Protocol, cohort, response, remission, alternatives and laboratory trajectories."""
     n = len(cohort)
@@ -326,7 +411,7 @@ def _cohort_tables(
             for name, by_patient in verdicts.items()
             if name != primary
         ],
-        "labs": labs.trajectories(protocol, cohort, values),
+        "labs": labs.tables(protocol, points, n),
     }
 
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from registry import tables
 from registry.outcomes import rawtime
-from registry.outcomes.index_sql import VALID_STATUSES
+from registry.outcomes.index_sql import VALID_STATUSES, patients_of
 from registry.outcomes.protocol import Protocol
 
 MA = tables.MEDICATION_ADMINISTRATION
@@ -103,12 +102,8 @@ def bound_date(at: datetime | None, offset: int) -> date | None:
     return local_date(at, "second", offset)
 
 
-def _sites(column: Any, sites: Sequence[str]) -> list[Any]:
-    return [column.in_(list(sites))] if sites else []
-
-
 def load_given(
-    conn: Connection, protocol: Protocol, sites: Sequence[str]
+    conn: Connection, protocol: Protocol, sites: Sequence[str], *, within: Table | None = None
 ) -> dict[Key, list[Given]]:
     """Glucocorticoid administrations per patient (any status and route: filtered later)."""
     stmt = select(
@@ -122,7 +117,9 @@ def load_given(
         MA.c.status,
         rawtime.untyped(MA.c.effective_at),
         MA.c.effective_precision,
-    ).where(MA.c.drug_class == GLUCOCORTICOID, MA.c.exclusion.is_(None), *_sites(MA.c.site, sites))
+    ).where(
+        MA.c.drug_class == GLUCOCORTICOID, MA.c.exclusion.is_(None), *patients_of(MA, sites, within)
+    )
     if protocol.data_cutoff is not None:
         stmt = stmt.where(MA.c.effective_at <= protocol.data_cutoff)
     out: dict[Key, list[Given]] = defaultdict(list)
@@ -150,7 +147,7 @@ def load_given(
 
 
 def load_instructions(
-    conn: Connection, protocol: Protocol, sites: Sequence[str]
+    conn: Connection, protocol: Protocol, sites: Sequence[str], *, within: Table | None = None
 ) -> dict[Key, list[Instruction]]:
     """Dosage instructions of glucocorticoid orders per patient."""
     stmt = (
@@ -176,7 +173,7 @@ def load_instructions(
         .where(
             ORDER.c.drug_class == GLUCOCORTICOID,
             ORDER.c.exclusion.is_(None),
-            *_sites(ORDER.c.site, sites),
+            *patients_of(ORDER, sites, within),
         )
     )
     out: dict[Key, list[Instruction]] = defaultdict(list)
@@ -207,7 +204,7 @@ def load_instructions(
 
 
 def load_weights(
-    conn: Connection, protocol: Protocol, sites: Sequence[str]
+    conn: Connection, protocol: Protocol, sites: Sequence[str], *, within: Table | None = None
 ) -> dict[Key, list[tuple[date, float, int]]]:
     """Valid body weights per patient as (local date, kg, observation id), by date."""
     stmt = select(
@@ -222,7 +219,7 @@ def load_weights(
         OBS.c.status.in_(VALID_STATUSES),
         OBS.c.exclusion.is_(None),
         OBS.c.value.is_not(None),
-        *_sites(OBS.c.site, sites),
+        *patients_of(OBS, sites, within),
     )
     out: dict[Key, list[tuple[date, float, int]]] = defaultdict(list)
     for r in conn.execute(stmt):

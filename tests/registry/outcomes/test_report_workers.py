@@ -1,0 +1,133 @@
+"""A report computed by several processes equals the one-process report (issue 3 performance).
+
+Each helper takes a share of the patients on the same snapshot of the registry
+(`registry.outcomes.workers`); the shares cover the cohort once and the tables add up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, text, update
+
+from registry import tables
+from registry.errors import RegistryError
+from registry.ingest import ImportOptions, import_paths
+from registry.outcomes import workers
+from registry.outcomes.protocol import load_protocol
+from registry.outcomes.report import build_report
+
+REPO = Path(__file__).resolve().parents[3]
+FIXTURE = REPO / "fixtures" / "nine_patients"
+
+
+def _report(engine: Engine, count: int | None) -> str:
+    with engine.connect() as conn:
+        return json.dumps(build_report(conn, load_protocol(), workers=count), sort_keys=True)
+
+
+def test_shares_cover_the_cohort_once_the_first_smaller():
+    parts = workers.shares(3)
+    assert parts[0].first == 0
+    assert parts[-1].last == 1
+    assert all(a.last == b.first for a, b in itertools.pairwise(parts))
+    assert parts[0].last - parts[0].first == Fraction(11, 31)  # weights 11/10 : 1 : 1
+    assert workers.shares(1) == [workers.Share()]
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_report_in_several_processes_equals_one_process(engine, count):
+    import_paths(engine, [FIXTURE], options=ImportOptions(site="local"))
+    one = _report(engine, 1)
+    assert _report(engine, count) == one
+    assert json.loads(one)["cohort"]["n"] == 9
+
+
+def test_in_memory_sqlite_runs_in_one_process(tmp_path):
+    from registry import migrate
+    from registry.db import make_engine
+
+    engine = make_engine("sqlite://")
+    migrate.upgrade(engine)
+    with engine.connect() as conn, workers.team(conn, 2, _never) as team:
+        assert team.share.whole
+        assert not team.helpers
+
+
+def _never(conn, share):  # pragma: no cover - must not run
+    raise AssertionError("no helper should start")
+
+
+def _fails(conn, share):
+    raise ValueError("broken share")
+
+
+def test_a_failing_helper_fails_the_report(engine):
+    with engine.connect() as conn, workers.team(conn, 2, _fails) as team:
+        assert not team.share.whole
+        with pytest.raises(RegistryError, match="helper process 1 failed: ValueError: broken"):
+            team.results()
+
+
+def test_sqlite_report_after_a_read_in_the_same_transaction_runs_in_one_process(tmp_path):
+    """The helper could not see an older snapshot: one process then (no error)."""
+    from registry import migrate
+    from registry.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN")
+        conn.execute(text("SELECT count(*) FROM patient")).scalar()
+        with workers.team(conn, 2, _never) as team:
+            assert team.share.whole
+
+
+def test_helpers_read_the_reports_snapshot_while_another_connection_commits(engine, monkeypatch):
+    """A commit right after the report's first read reaches neither the report nor its helper.
+
+    PostgreSQL: the helper imports the exported snapshot (the commit is done before it starts).
+    SQLite: the commit waits on the write lock until the helper holds its read transaction.
+    """
+    import_paths(engine, [FIXTURE], options=ImportOptions(site="local"))
+    obs = tables.OBSERVATION
+    original = workers.snapshot.read_one_snapshot
+    writers: list[threading.Thread] = []
+
+    def commit_elsewhere() -> None:
+        with engine.begin() as other:
+            other.execute(update(obs).where(obs.c.analyte == "ferritin").values(value=1.0))
+
+    def meanwhile(conn):
+        original(conn)
+        conn.execute(text("SELECT count(*) FROM patient"))  # the report's snapshot has begun
+        writer = threading.Thread(target=commit_elsewhere)
+        writer.start()
+        writers.append(writer)
+        if engine.dialect.name == "postgresql":
+            writer.join()  # committed before the helper even starts
+        else:
+            time.sleep(0.3)  # the writer now waits for the lock
+
+    monkeypatch.setattr(workers.snapshot, "read_one_snapshot", meanwhile)
+    with engine.connect() as conn:
+        report = build_report(conn, load_protocol(), workers=2)
+    for writer in writers:
+        writer.join()
+    ferritin = [
+        o["value"]
+        for p in report["patients"]
+        for o in p["observations"].values()
+        if o["analyte"] == "ferritin"
+    ]
+    assert ferritin
+    assert 1.0 not in ferritin
+    assert len({p["patient_ref"] for p in report["patients"]}) == 9
+    with engine.connect() as conn:  # the change itself did happen
+        assert conn.scalar(select(obs.c.value).where(obs.c.analyte == "ferritin").limit(1)) == 1.0
