@@ -29,12 +29,14 @@ def _run(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
 def test_report_benchmark_runs_on_a_small_registry(tmp_path):
     use_pg = os.environ.get("MASREG_REQUIRE_PG") == "1" or _pg_available()
     skip = [] if use_pg else ["--skip-postgres"]
-    done = _run("benchmarks/report_10k.py", "--patients", "40", *skip, cache=tmp_path)
+    args = ["--patients", "40", "--workers", "1,2", *skip]
+    done = _run("benchmarks/report_10k.py", *args, cache=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "SQLite: report for 40 patients" in done.stdout
+    assert "SQLite (1 process(es)): report for 40 patients" in done.stdout
+    assert "SQLite (2 process(es)): report for 40 patients" in done.stdout
     if not skip:
-        assert "PostgreSQL: report for 40 patients" in done.stdout
-    assert "report (median of 1)" in done.stdout
+        assert "PostgreSQL (2 process(es)): report for 40 patients" in done.stdout
+    assert "report (median of 1), SQLite (1 process(es))" in done.stdout
     again = _run("benchmarks/report_10k.py", "--patients", "40", "--skip-postgres", cache=tmp_path)
     assert "cached registry" in again.stdout  # the SQLite registry is built once
 

@@ -37,6 +37,21 @@ def test_report_json_names_the_protocol(runner, db_url, tmp_path):
     assert report["cohort"]["n"] == 1
 
 
+def test_report_workers_option_gives_the_same_report(runner, db_url, tmp_path):
+    """`--workers 2` starts a helper process on the same snapshot; the JSON is the same."""
+    _registry(runner, db_url, tmp_path)
+    reports = []
+    for count in ("1", "2"):
+        args = ["report", "--db", db_url, "--format", "json", "--site", "local", "--workers", count]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(result.stdout))
+    assert reports[0] == reports[1]
+    assert reports[0]["cohort"]["n"] == 1
+    refused = runner.invoke(main, ["report", "--db", db_url, "--workers", "0"])
+    assert refused.exit_code == 2
+
+
 def test_report_site_filter_and_out_file(runner, db_url, tmp_path):
     _registry(runner, db_url, tmp_path)
     out = tmp_path / "report.json"
