@@ -216,7 +216,12 @@ def build_report(
         with workers_.team(conn, workers, task) as team:
             _tune(conn)
             mine, cohort, diseases = _part(conn, protocol, sites, team.share, everyone=True)
-            parts = [mine, *(parts_.decode(b) for b in team.results())]
+            parts = [mine]
+            for share, payload in team.results():
+                if payload is None:  # its helper could not start: computed here instead
+                    parts.append(_part(conn, protocol, sites, share, everyone=False)[0])
+                else:
+                    parts.append(parts_.decode(payload))
         assert cohort is not None  # noqa: S101 - asked for with everyone=True
         return _assemble(conn, protocol, sites, cohort, diseases, parts)
 

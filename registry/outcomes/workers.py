@@ -109,7 +109,7 @@ def _file_database(conn: Connection) -> str | None:
     return database
 
 
-def _wanted(conn: Connection, requested: int | None) -> int:
+def _wanted(requested: int | None) -> int:
     """Processes asked for, or (None) two on a machine with two CPUs, else one."""
     if requested is not None:
         return max(1, requested)
@@ -145,14 +145,16 @@ class _WriteLock:
 class _Helper:
     """One helper process, its pipes, and what it said."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: it could not be started
+    share: Share
     ready: threading.Event = field(default_factory=threading.Event)
     failure: str | None = None
 
     def receive(self) -> tuple[str, Any]:
         """The helper's next message (EOFError when it ended without one)."""
-        stream = self.process.stdout
-        assert stream is not None  # noqa: S101 - started with stdout=PIPE
+        stream = self.process.stdout if self.process is not None else None
+        if stream is None:
+            raise EOFError
         head = stream.read(8)
         if len(head) < 8:
             raise EOFError
@@ -163,8 +165,14 @@ class _Helper:
         found: tuple[str, Any] = pickle.loads(body)  # noqa: S301 - our own helper's message
         return found
 
+    def exit_code(self) -> int | None:
+        """Wait for the process to end; its exit code."""
+        return self.process.wait() if self.process is not None else None
+
     def stop(self) -> None:
         """End the process if it still runs, and close its pipes."""
+        if self.process is None:
+            return
         if self.process.poll() is None:
             self.process.kill()
         with suppress(subprocess.TimeoutExpired):
@@ -182,31 +190,38 @@ class Team:
     helpers: list[_Helper] = field(default_factory=list)
     _waiter: threading.Thread | None = None
 
-    def results(self) -> list[bytes]:
-        """Every helper's result (what its target returned), in share order.
+    def results(self) -> list[tuple[Share, bytes | None]]:
+        """Every helper's share and result (what its target returned), in share order.
+
+        A helper that could not start or take its snapshot (no free connection, say) gives
+        None: its share is the caller's to compute, on the caller's snapshot.
 
         Raises:
-            RegistryError: a helper failed, or died, or never took its snapshot.
+            RegistryError: a helper failed or died after it had started its share.
         """
         if self._waiter is not None:
             self._waiter.join()
-        out = []
+        out: list[tuple[Share, bytes | None]] = []
         for number, helper in enumerate(self.helpers, start=1):
             if helper.failure is not None or not helper.ready.is_set():
-                raise RegistryError(
-                    f"report helper process {number} could not start: {helper.failure or 'timeout'}"
+                log.warning(
+                    "report helper process %d could not start (%s): its share is computed here",
+                    number,
+                    helper.failure or "timeout",
                 )
+                out.append((helper.share, None))
+                continue
             try:
                 kind, payload = helper.receive()
             except EOFError as exc:
                 raise RegistryError(
                     f"report helper process {number} ended without a result "
-                    f"(exit code {helper.process.wait()})"
+                    f"(exit code {helper.exit_code()})"
                 ) from exc
             if kind != "done":
                 raise RegistryError(f"report helper process {number} failed: {payload}")
-            out.append(payload)
-            helper.process.wait()
+            out.append((helper.share, payload))
+            helper.exit_code()
         return out
 
 
@@ -222,7 +237,7 @@ def team(conn: Connection, requested: int | None, target: Target) -> Iterator[Te
     patients, an in-memory SQLite database, a transaction that already read, or SQLite's write
     lock not to be had) the share is the whole cohort and no helper starts.
     """
-    count = _wanted(conn, requested)
+    count = _wanted(requested)
     lock: _WriteLock | None = None
     path = _file_database(conn) if conn.dialect.name == "sqlite" else None
     if count > 1 and conn.dialect.name == "sqlite":
@@ -256,7 +271,11 @@ def team(conn: Connection, requested: int | None, target: Target) -> Iterator[Te
         result = Team(parts[0])
         try:
             for share in parts[1:]:
-                result.helpers.append(_start(url, token, target, share))
+                try:
+                    result.helpers.append(_start(url, token, target, share))
+                except OSError as exc:  # no interpreter to start: the caller computes it
+                    log.warning("report helper process could not start (%s)", exc)
+                    result.helpers.append(_Helper(None, share, failure=str(exc)))
             result._waiter = threading.Thread(
                 target=_await_ready, args=(result.helpers, lock), daemon=True
             )
@@ -291,13 +310,15 @@ def _start(url: str, token: str | None, target: Target, share: Share) -> _Helper
         process.stdin.close()
     except OSError:  # it died at once: its exit code tells when the pipe is read
         pass
-    return _Helper(process)
+    return _Helper(process, share)
 
 
 def _await_ready(helpers: Sequence[_Helper], lock: _WriteLock | None) -> None:
     """Wait until every helper holds its snapshot, then let writers commit again."""
     try:
         for helper in helpers:
+            if helper.process is None:
+                continue
             timer = threading.Timer(READY_WAIT, helper.stop)  # a hung start ends the helper
             timer.start()
             try:

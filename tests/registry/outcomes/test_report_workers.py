@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -131,3 +133,27 @@ def test_helpers_read_the_reports_snapshot_while_another_connection_commits(engi
     assert len({p["patient_ref"] for p in report["patients"]}) == 9
     with engine.connect() as conn:  # the change itself did happen
         assert conn.scalar(select(obs.c.value).where(obs.c.analyte == "ferritin").limit(1)) == 1.0
+
+
+def _dies_at_once(url, token, target, share):
+    process = subprocess.Popen(
+        [sys.executable, "-c", "raise SystemExit(3)"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    return workers._Helper(process, share)
+
+
+def _cannot_start(url, token, target, share):
+    raise OSError("no interpreter")
+
+
+@pytest.mark.parametrize("start", [_dies_at_once, _cannot_start])
+def test_a_helper_that_cannot_start_leaves_its_share_to_the_report(
+    engine, monkeypatch, caplog, start
+):
+    """No free connection, no interpreter: slower, not wrong (the share is computed in-process)."""
+    import_paths(engine, [FIXTURE], options=ImportOptions(site="local"))
+    one = _report(engine, 1)
+    monkeypatch.setattr(workers, "_start", start)
+    with caplog.at_level("WARNING", logger="registry.outcomes.workers"):
+        assert _report(engine, 2) == one
+    assert "could not start" in caplog.text
