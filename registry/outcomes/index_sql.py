@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    delete,
     exists,
     func,
     insert,
@@ -297,6 +298,42 @@ def patient_timeline(conn: Connection, protocol: Protocol, sites: Sequence[str])
         .values(eof=latest.c.eof)
     )
     conn.execute(text(f"ANALYZE {table.name}"))  # planner statistics: the table is small
+    try:
+        yield table
+    finally:
+        table.drop(conn)
+
+
+def timeline_rows(conn: Connection, table: Table) -> list[tuple[Any, ...]]:
+    """Every row of a filled timeline table, columns in table order, by site and patient id."""
+    rows = conn.execute(select(table).order_by(table.c.site, table.c.pid))
+    return [tuple(row) for row in rows]
+
+
+def keep_patients(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Delete every patient but those of `rows` (`timeline_rows` items) from a timeline table."""
+    kept = {row[0] for row in rows}  # pno
+    every = conn.execute(select(table.c.pno)).scalars().all()
+    drop = [pno for pno in every if pno not in kept]
+    for start in range(0, len(drop), 500):
+        conn.execute(delete(table).where(table.c.pno.in_(drop[start : start + 500])))
+    conn.execute(text(f"ANALYZE {table.name}"))
+
+
+@contextmanager
+def given_timeline(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> Iterator[Table]:
+    """A timeline table holding `rows` (from `timeline_rows` of the same snapshot).
+
+    A report's helper process gets its patients this way instead of computing every patient's
+    end of follow-up again (a pass over every observation).
+    """
+    table = PATIENT_TIMELINE
+    conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+    table.create(conn)
+    if rows:
+        names = [c.name for c in table.columns]
+        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+    conn.execute(text(f"ANALYZE {table.name}"))
     try:
         yield table
     finally:

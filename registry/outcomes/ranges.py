@@ -12,14 +12,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from registry.outcomes.protocol import Protocol, RefRange
 from registry.outcomes.values import Value
 
 _ABNORMAL = frozenset({"H", "HH", "L", "LL", "A", "AA", "HU", "LU"})
 _DECIDING = _ABNORMAL | {"N"}  # interpretation codes that decide normality on their own
-_MISSING = object()
 _HIGH = {"H", "HH", "HU"}
 _LOW = {"L", "LL", "LU"}
 
@@ -42,7 +41,8 @@ class Ranges:
         self.sex = sex
         self.canonical = canonical
         self._defaults: dict[tuple[str, str | None], RefRange | None] = {}
-        self._memo: dict[tuple[int, str], Any] | None = None
+        self._judged: dict[int, Judged] | None = None  # by id(value), inside `remembering`
+        self._normal: dict[int, bool | None] | None = None
 
     @contextmanager
     def remembering(self) -> Iterator[None]:
@@ -51,25 +51,20 @@ class Ranges:
         Judgements are remembered by the value object's identity, so the caller must keep the
         values alive for the whole block (a patient's selected values are).
         """
-        self._memo = {}
+        self._judged, self._normal = {}, {}
         try:
             yield
         finally:
-            self._memo = None
-
-    def _remembered(self, kind: str, value: Value, compute: Any) -> Any:
-        memo = self._memo
-        if memo is None:
-            return compute(value)
-        key = (id(value), kind)
-        found = memo.get(key, _MISSING)
-        if found is _MISSING:
-            found = memo[key] = compute(value)
-        return found
+            self._judged = self._normal = None
 
     def judge(self, value: Value) -> Judged:
         """The range that applies to a value."""
-        found: Judged = self._remembered("judge", value, self._judge)
+        memo = self._judged
+        if memo is None:
+            return self._judge(value)
+        found = memo.get(id(value))
+        if found is None:
+            found = memo[id(value)] = self._judge(value)
         return found
 
     def _judge(self, value: Value) -> Judged:
@@ -94,8 +89,13 @@ class Ranges:
 
     def is_normal(self, value: Value) -> bool | None:
         """True normal, False abnormal, None undetermined."""
-        found: bool | None = self._remembered("normal", value, self._is_normal)
-        return found
+        memo = self._normal
+        if memo is None:
+            return self._is_normal(value)
+        key = id(value)
+        if key not in memo:
+            memo[key] = self._is_normal(value)
+        return memo[key]
 
     def _is_normal(self, value: Value) -> bool | None:
         judged = self.judge(value)

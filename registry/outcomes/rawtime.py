@@ -1,9 +1,11 @@
 """Stored times as the report shows them, from raw driver values (no per-row type processing).
 
-The outcome queries read datetime columns untyped on their hot paths: SQLite hands back the text
-SQLAlchemy stored (naive UTC, `YYYY-MM-DD HH:MM:SS.ffffff`), PostgreSQL (psycopg) an aware
-datetime. These helpers turn either into the ISO 8601 text `datetime.isoformat()` gives for the
-UTC instant (`2024-03-10T02:00:00+00:00`, microseconds only when not zero), or the date alone.
+The outcome queries read datetime columns untyped on their hot paths, as the text SQLite stores
+(naive UTC, `YYYY-MM-DD HH:MM:SS.ffffff`): SQLite hands it back as it is, PostgreSQL formats
+its `timestamptz` the same way in SQL (`to_char` of the UTC time), which costs the server less
+than building and converting an aware datetime per value costs Python. These helpers turn that
+text (or a datetime) into the ISO 8601 text `datetime.isoformat()` gives for the UTC instant
+(`2024-03-10T02:00:00+00:00`, microseconds only when not zero), or the date alone.
 """
 
 from __future__ import annotations
@@ -11,15 +13,37 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, type_coerce
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 DATE_ONLY = frozenset({"year", "month", "day"})
 
 
+class _StoredText(FunctionElement[Any]):
+    """A datetime column as the stored UTC text, with no result processing."""
+
+    type = NullType()
+    inherit_cache = True
+    name = "stored_text"
+
+
+@compiles(_StoredText)
+def _as_stored(element: _StoredText, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_StoredText, "postgresql")
+def _as_text(element: _StoredText, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+
+
 def untyped(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The column as the driver returns it (no result processing)."""
-    return type_coerce(column, NullType())
+    """The column as SQLite's stored UTC text (`YYYY-MM-DD HH:MM:SS.ffffff`) on any database."""
+    return _StoredText(column)
 
 
 def to_datetime(raw: Any) -> datetime | None:

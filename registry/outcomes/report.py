@@ -176,13 +176,18 @@ def _no_cycle_collection() -> Iterator[None]:
 
     A large report allocates millions of small objects that all stay alive until it is
     returned (no cycles: refcounting frees what goes); every full collection on the way would
-    walk all of them again, a third of the time at 10,000 patients.
+    walk all of them again, a third of the time at 10,000 patients. At the end they are moved
+    to the oldest generation unwalked (`freeze` then `unfreeze`): left in the youngest, the
+    first collection after the report would walk them all (most of a second at that size);
+    any cyclic garbage among them is still found by the next full collection.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
 
@@ -212,60 +217,62 @@ def build_report(
     is the same whatever the number.
     """
     with _no_cycle_collection():
-        task = functools.partial(_share_bytes, protocol, tuple(sites))
+        task = functools.partial(_helper_share, protocol, tuple(sites))
         with workers_.team(conn, workers, task) as team:
             _tune(conn)
-            mine, cohort, diseases = _part(conn, protocol, sites, team.share, everyone=True)
-            parts = [mine]
-            for share, payload in team.results():
+            with index_sql.patient_timeline(conn, protocol, sites) as table:
+                cohort = timeline.load_index_events(conn, table)
+                mine = cohort
+                if team.helpers:  # hand out the patients; keep this process's share
+                    rows = team.hand_out(index_sql.timeline_rows(conn, table))
+                    index_sql.keep_patients(conn, table, rows)
+                    kept = {(row[1], row[2]) for row in rows}  # (site, pid)
+                    mine = [ie for ie in cohort if ie.key in kept]
+                part, diseases = _part(conn, protocol, sites, table, mine)
+            parts = [part]
+            for rows, payload in team.results():
                 if payload is None:  # its helper could not start: computed here instead
-                    parts.append(_part(conn, protocol, sites, share, everyone=False)[0])
+                    parts.append(_rows_part(conn, protocol, sites, rows))
                 else:
                     parts.append(parts_.decode(payload))
-        assert cohort is not None  # noqa: S101 - asked for with everyone=True
         return _assemble(conn, protocol, sites, cohort, diseases, parts)
 
 
-def _share_bytes(
-    protocol: Protocol, sites: Sequence[str], conn: Connection, share: workers_.Share
+def _helper_share(
+    protocol: Protocol, sites: Sequence[str], conn: Connection, rows: list[tuple[Any, ...]]
 ) -> bytes:
-    """A helper process's share of the report, encoded for the pipe."""
+    """A helper process's share of the report (its patients' timeline rows), for the pipe."""
     with _no_cycle_collection():
         _tune(conn)
-        part, _cohort, _diseases = _part(conn, protocol, sites, share, everyone=False)
-        return parts_.encode(part)
+        return parts_.encode(_rows_part(conn, protocol, sites, rows))
+
+
+def _rows_part(
+    conn: Connection, protocol: Protocol, sites: Sequence[str], rows: list[tuple[Any, ...]]
+) -> parts_.Part:
+    """The share of the patients of these timeline rows."""
+    with index_sql.given_timeline(conn, rows) as table:
+        return _part(conn, protocol, sites, table, timeline.load_index_events(conn, table))[0]
 
 
 def _part(
     conn: Connection,
     protocol: Protocol,
     sites: Sequence[str],
-    share: workers_.Share,
-    *,
-    everyone: bool,
-) -> tuple[parts_.Part, list[IndexEvent] | None, dict[Key, str]]:
-    """One share of the patients: their listing entries and what the cohort tables need.
+    table: Table,
+    cohort: Sequence[IndexEvent],
+) -> tuple[parts_.Part, dict[Key, str]]:
+    """The patients of a timeline table: their listing entries and what the cohort tables need.
 
-    Also returns the whole cohort's index events (with `everyone`) and underlying diseases.
+    Also returns the underlying diseases of every patient (the cohort table counts them).
     """
-    with index_sql.patient_timeline(conn, protocol, sites) as table:
-        whole = timeline.load_index_events(conn, table) if everyone or share.whole else None
-        if share.whole:
-            cohort = whole or []
-        else:
-            kept = workers_.keep_share(conn, table, share)
-            cohort = (
-                [ie for ie in whole if ie.key in kept]
-                if whole is not None
-                else timeline.load_index_events(conn, table)
-            )
-        analytes = response.needed_analytes(protocol) | set(protocol.section("labs")["analytes"])
-        values = timeline.select_values(conn, protocol, table, analytes)
-        fever.select_fever(conn, protocol, table, response.fever_hours(protocol), values)
-        verdicts = _verdicts(protocol, cohort, values)
-        diseases = _diseases(conn, sites)
-        courses, lineage = _steroids(conn, protocol, sites, cohort, table)
-        infected = _infections(conn, protocol, sites, cohort, table)
+    analytes = response.needed_analytes(protocol) | set(protocol.section("labs")["analytes"])
+    values = timeline.select_values(conn, protocol, table, analytes)
+    fever.select_fever(conn, protocol, table, response.fever_hours(protocol), values)
+    verdicts = _verdicts(protocol, cohort, values)
+    diseases = _diseases(conn, sites)
+    courses, lineage = _steroids(conn, protocol, sites, cohort, table)
+    infected = _infections(conn, protocol, sites, cohort, table)
     cite = Citations()
     primary = protocol.rule_set
     remission_rule = str(protocol.section("response")["remission_rule_set"])
@@ -299,7 +306,7 @@ def _part(
         courses={key: parts_.light_course(c) for key, c in courses.items()},
         infected=infected,
     )
-    return part, whole, diseases
+    return part, diseases
 
 
 def _verdicts(

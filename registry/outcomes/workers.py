@@ -38,7 +38,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, select, text
+from sqlalchemy import Connection, func, select
 
 from registry import tables
 from registry.db import make_engine
@@ -79,24 +79,9 @@ def shares(count: int) -> list[Share]:
     return out
 
 
-def keep_share(conn: Connection, timeline: Table, share: Share) -> set[tuple[str, str]]:
-    """Delete the other shares' patients from a report's timeline table; the keys kept.
-
-    Every process numbers the same rows of the same snapshot in the same order, so the shares
-    are disjoint and cover the cohort.
-    """
-    rows = conn.execute(
-        select(timeline.c.pno, timeline.c.site, timeline.c.pid).order_by(
-            timeline.c.site, timeline.c.pid
-        )
-    ).all()
-    low = int(len(rows) * share.first)
-    high = int(len(rows) * share.last)
-    drop = [r.pno for r in rows[:low]] + [r.pno for r in rows[high:]]
-    for start in range(0, len(drop), 500):
-        conn.execute(delete(timeline).where(timeline.c.pno.in_(drop[start : start + 500])))
-    conn.execute(text(f"ANALYZE {timeline.name}"))
-    return {(r.site, r.pid) for r in rows[low:high]}
+def slice_of(rows: Sequence[Any], share: Share) -> list[Any]:
+    """A share's part of the cohort's timeline rows (given in site, patient id order)."""
+    return list(rows[int(len(rows) * share.first) : int(len(rows) * share.last)])
 
 
 def _file_database(conn: Connection) -> str | None:
@@ -149,6 +134,23 @@ class _Helper:
     share: Share
     ready: threading.Event = field(default_factory=threading.Event)
     failure: str | None = None
+    rows: list[Any] = field(default_factory=list)  # its patients' timeline rows, once handed out
+
+    def hand(self, rows: list[Any]) -> None:
+        """Send the helper its patients' timeline rows (from a thread: the pipe may be full)."""
+        self.rows = rows
+        stream = self.process.stdin if self.process is not None else None
+        if stream is None:
+            return
+
+        def write() -> None:
+            try:
+                pickle.dump(rows, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                stream.close()
+            except (OSError, ValueError):  # it died: `Team.results` finds out
+                pass
+
+        threading.Thread(target=write, name="masreg-report-rows", daemon=True).start()
 
     def receive(self) -> tuple[str, Any]:
         """The helper's next message (EOFError when it ended without one)."""
@@ -190,18 +192,24 @@ class Team:
     helpers: list[_Helper] = field(default_factory=list)
     _waiter: threading.Thread | None = None
 
-    def results(self) -> list[tuple[Share, bytes | None]]:
-        """Every helper's share and result (what its target returned), in share order.
+    def hand_out(self, rows: Sequence[Any]) -> list[Any]:
+        """Send each helper its share of the timeline rows; this process's share of them."""
+        for helper in self.helpers:
+            helper.hand(slice_of(rows, helper.share))
+        return slice_of(rows, self.share)
+
+    def results(self) -> list[tuple[list[Any], bytes | None]]:
+        """Every helper's timeline rows and result (what its target returned), in share order.
 
         A helper that could not start or take its snapshot (no free connection, say) gives
-        None: its share is the caller's to compute, on the caller's snapshot.
+        None: its rows are the caller's to compute, on the caller's snapshot.
 
         Raises:
             RegistryError: a helper failed or died after it had started its share.
         """
         if self._waiter is not None:
             self._waiter.join()
-        out: list[tuple[Share, bytes | None]] = []
+        out: list[tuple[list[Any], bytes | None]] = []
         for number, helper in enumerate(self.helpers, start=1):
             if helper.failure is not None or not helper.ready.is_set():
                 log.warning(
@@ -209,7 +217,7 @@ class Team:
                     number,
                     helper.failure or "timeout",
                 )
-                out.append((helper.share, None))
+                out.append((helper.rows, None))
                 continue
             try:
                 kind, payload = helper.receive()
@@ -220,20 +228,21 @@ class Team:
                 ) from exc
             if kind != "done":
                 raise RegistryError(f"report helper process {number} failed: {payload}")
-            out.append((helper.share, payload))
+            out.append((helper.rows, payload))
             helper.exit_code()
         return out
 
 
-Target = Callable[[Connection, Share], bytes]
+Target = Callable[[Connection, list[Any]], bytes]
 
 
 @contextmanager
 def team(conn: Connection, requested: int | None, target: Target) -> Iterator[Team]:
     """Read one snapshot and start helpers on it; yields this process's share.
 
-    `target(conn, share)` (a module-level function: it is pickled to the helpers) computes a
-    share on a helper's connection and returns bytes. With one process (asked for, too few
+    `target(conn, rows)` (a module-level function: it is pickled to the helpers) computes the
+    patients of the timeline rows `Team.hand_out` sent on a helper's connection and returns
+    bytes. With one process (asked for, too few
     patients, an in-memory SQLite database, a transaction that already read, or SQLite's write
     lock not to be had) the share is the whole cohort and no helper starts.
     """
@@ -306,8 +315,8 @@ def _start(url: str, token: str | None, target: Target, share: Share) -> _Helper
     )
     assert process.stdin is not None  # noqa: S101 - started with stdin=PIPE
     try:
-        pickle.dump((url, token, target, share), process.stdin)
-        process.stdin.close()
+        pickle.dump((url, token, target), process.stdin)
+        process.stdin.flush()
     except OSError:  # it died at once: its exit code tells when the pipe is read
         pass
     return _Helper(process, share)
@@ -356,16 +365,18 @@ def _send(stream: Any, kind: str, payload: Any) -> None:
 
 
 def helper_main() -> None:
-    """A helper process: read the job, join the snapshot, say so, compute, send the result."""
+    """A helper process: read the job, join the snapshot, say so, take its patients, compute."""
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the message stream
     try:
-        url, token, target, share = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
+        job = sys.stdin.buffer
+        url, token, target = pickle.load(job)  # noqa: S301 - from our parent
         engine = make_engine(url)
         with engine.connect() as conn:
             join_snapshot(conn, token)
             _send(out, "ready", None)
-            payload = target(conn, share)
+            rows = pickle.load(job)  # noqa: S301 - the parent's timeline rows
+            payload = target(conn, rows)
             conn.rollback()
         engine.dispose()
     except Exception as exc:

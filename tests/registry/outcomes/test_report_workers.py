@@ -34,7 +34,7 @@ def _report(engine: Engine, count: int | None) -> str:
         return json.dumps(build_report(conn, load_protocol(), workers=count), sort_keys=True)
 
 
-def test_shares_cover_the_cohort_once_the_first_smaller():
+def test_shares_cover_the_cohort_once():
     parts = workers.shares(3)
     assert parts[0].first == 0
     assert parts[-1].last == 1
@@ -62,18 +62,22 @@ def test_in_memory_sqlite_runs_in_one_process(tmp_path):
         assert not team.helpers
 
 
-def _never(conn, share):  # pragma: no cover - must not run
+def _never(conn, rows):  # pragma: no cover - must not run
     raise AssertionError("no helper should start")
 
 
-def _fails(conn, share):
-    raise ValueError("broken share")
+def _fails(conn, rows):
+    raise ValueError(f"broken share of {len(rows)} rows")
 
 
 def test_a_failing_helper_fails_the_report(engine):
+    """A helper that started its share and failed fails the report, with its reason."""
     with engine.connect() as conn, workers.team(conn, 2, _fails) as team:
         assert not team.share.whole
-        with pytest.raises(RegistryError, match="helper process 1 failed: ValueError: broken"):
+        assert team.hand_out([(1,), (2,), (3,), (4,)]) == [(1,), (2,)]  # 11/21 of 4 rows: 2
+        with pytest.raises(
+            RegistryError, match="helper process 1 failed: ValueError: broken share of 2"
+        ):
             team.results()
 
 
