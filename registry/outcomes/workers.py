@@ -101,6 +101,11 @@ def _wanted(requested: int | None) -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+def _patients(conn: Connection) -> int:
+    """Patients in the registry (whether a helper is worth starting)."""
+    return int(conn.execute(select(func.count()).select_from(tables.PATIENT)).scalar() or 0)
+
+
 class _WriteLock:
     """SQLite's write lock held on a connection of its own: no commit can happen meanwhile."""
 
@@ -242,17 +247,19 @@ def team(conn: Connection, requested: int | None, target: Target) -> Iterator[Te
 
     `target(conn, rows)` (a module-level function: it is pickled to the helpers) computes the
     patients of the timeline rows `Team.hand_out` sent on a helper's connection and returns
-    bytes. With one process (asked for, too few
-    patients, an in-memory SQLite database, a transaction that already read, or SQLite's write
-    lock not to be had) the share is the whole cohort and no helper starts.
+    bytes. With one process (asked for, too few patients, an in-memory SQLite database, a
+    transaction that already read, or SQLite's write lock not to be had) the share is the whole
+    cohort and no helper starts.
     """
     count = _wanted(requested)
     lock: _WriteLock | None = None
-    path = _file_database(conn) if conn.dialect.name == "sqlite" else None
     if count > 1 and conn.dialect.name == "sqlite":
+        path = _file_database(conn)
         raw = conn.connection.dbapi_connection
         if path is None or getattr(raw, "in_transaction", True):
             count = 1  # another connection could not see this one's snapshot
+        elif requested is None and _patients(conn) < AUTO_MIN_PATIENTS:
+            count = 1  # (SQLite: a read outside a transaction keeps no snapshot)
         else:
             try:
                 lock = _WriteLock(path)
@@ -263,10 +270,9 @@ def team(conn: Connection, requested: int | None, target: Target) -> Iterator[Te
         count = 1
     try:
         snapshot.read_one_snapshot(conn)
-        if count > 1 and requested is None:
-            patients = conn.execute(select(func.count()).select_from(tables.PATIENT)).scalar()
-            if (patients or 0) < AUTO_MIN_PATIENTS:
-                count = 1
+        postgresql_auto = count > 1 and requested is None and conn.dialect.name == "postgresql"
+        if postgresql_auto and _patients(conn) < AUTO_MIN_PATIENTS:  # read in the snapshot
+            count = 1
         if count == 1:
             if lock is not None:
                 lock.release()

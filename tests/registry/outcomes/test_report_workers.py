@@ -161,3 +161,21 @@ def test_a_helper_that_cannot_start_leaves_its_share_to_the_report(
     with caplog.at_level("WARNING", logger="registry.outcomes.workers"):
         assert _report(engine, 2) == one
     assert "could not start" in caplog.text
+
+
+def test_default_processes_follow_the_registry_size_and_the_cpus(engine, monkeypatch):
+    """By default: a helper for 2,000 patients or more on two CPUs; one process otherwise."""
+    import_paths(engine, [FIXTURE], options=ImportOptions(site="local"))  # nine patients
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 2)
+    with engine.connect() as conn, workers.team(conn, None, _never) as team:
+        assert team.share.whole
+    monkeypatch.setattr(workers, "AUTO_MIN_PATIENTS", 9)
+    with engine.connect() as conn, workers.team(conn, None, _fails) as team:
+        assert not team.share.whole
+        assert len(team.helpers) == 1
+        team.hand_out([])
+        with pytest.raises(RegistryError, match="broken share of 0 rows"):
+            team.results()
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 1)
+    with engine.connect() as conn, workers.team(conn, None, _never) as team:
+        assert team.share.whole
