@@ -3,6 +3,8 @@
 Why: at 10,000 patients the report is a few seconds of SQL and twenty of per-patient Python on
 one core (issue 3's performance target); patients are independent, so a helper process takes
 part of them and sends back its patients' listing entries and what the cohort tables need.
+The report computes every patient's T0 and end of follow-up once and hands each helper the
+timeline rows of its patients (`Team.hand_out`).
 
 Every process must read the same state of the registry, or a pull committing meanwhile could
 put one patient in no share or two. How the snapshot is shared:
@@ -68,7 +70,7 @@ class Share:
 
 
 def shares(count: int) -> list[Share]:
-    """`count` consecutive shares covering the cohort, the first one (this process) smaller."""
+    """`count` consecutive shares covering the cohort; the first (this process) by PARENT_WEIGHT."""
     weights = [PARENT_WEIGHT, *[Fraction(1)] * (count - 1)]
     total = sum(weights, Fraction(0))
     out, start = [], Fraction(0)
@@ -87,10 +89,8 @@ def slice_of(rows: Sequence[Any], share: Share) -> list[Any]:
 def _file_database(conn: Connection) -> str | None:
     """The SQLite database file of the connection (None for an in-memory database)."""
     database = conn.engine.url.database
-    if not database or database == ":memory:" or "mode=memory" in database:
-        return None
-    if database.startswith("file::memory:"):
-        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None  # in memory, or a URI filename (its options would need passing on)
     return database
 
 
