@@ -6,6 +6,10 @@ registry with one protocol.
 Call `build_report(conn, protocol, sites=...)` inside the caller's transaction. Every number
 names the protocol, rule set, baseline rule and window rule that produced it, and every
 per-patient verdict carries the registry rows and source resource versions behind it.
+
+The per-patient work (`_part`) may be shared with helper processes reading the same snapshot
+(`workers`); the cohort tables are computed once from every share (`_assemble`), so the report
+is the same whatever the number of processes.
 """
 
 from __future__ import annotations
