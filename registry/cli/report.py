@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from registry.cli import db_option, handled, main, open_engine
 from registry.outcomes.protocol import Protocol, load_protocol
 from registry.outcomes.report import build_report
-from registry.render import TEXT_FORMATS, render
+from registry.render import TEXT_FORMATS, render, render_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,9 +50,12 @@ def _is_folder(out: str) -> bool:
 
 
 def emit(report: dict[str, Any], fmt: str, out: str | None) -> None:
-    """Render the report and write it to stdout, `--out FILE` or (CSV) `--out FOLDER`."""
+    """Render the report and write it to stdout, `--out FILE` or (CSV) `--out FOLDER`.
+
+    JSON goes out as the encoder's bytes (a large report is hundreds of MB: no text copy).
+    """
     if out is None:
-        click.echo(render(report, fmt), nl=False)
+        click.echo(render_json(report) if fmt == "json" else render(report, fmt), nl=False)
         return
     try:
         if _is_folder(out):
@@ -63,7 +66,10 @@ def emit(report: dict[str, Any], fmt: str, out: str | None) -> None:
             written = write_csv_folder(report, Path(out))
             click.echo(f"report written to {len(written)} CSV files in {out}", err=True)
             return
-        Path(out).write_text(render(report, fmt), encoding="utf-8", newline="")
+        if fmt == "json":
+            Path(out).write_bytes(render_json(report))
+        else:
+            Path(out).write_text(render(report, fmt), encoding="utf-8", newline="")
     except OSError as exc:
         raise click.UsageError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
     click.echo(f"report written to {out}", err=True)

