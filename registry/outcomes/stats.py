@@ -14,8 +14,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from scipy.stats import beta
-
 TENTH = Decimal("0.1")
 
 
@@ -49,6 +47,8 @@ def clopper_pearson(count: int, n: int, level: float = 0.95) -> tuple[float, flo
     """
     if n == 0:
         return None
+    from scipy.stats import beta  # on use: half a second to import, and report helpers never do
+
     alpha = 1 - level
     lower = 0.0 if count == 0 else float(beta.ppf(alpha / 2, count, n - count + 1))
     upper = 1.0 if count == n else float(beta.ppf(1 - alpha / 2, count + 1, n - count))
