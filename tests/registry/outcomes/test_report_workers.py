@@ -179,3 +179,9 @@ def test_default_processes_follow_the_registry_size_and_the_cpus(engine, monkeyp
     monkeypatch.setattr(workers.os, "cpu_count", lambda: 1)
     with engine.connect() as conn, workers.team(conn, None, _never) as team:
         assert team.share.whole
+
+
+def test_an_empty_registry_in_two_processes(engine):
+    """No patient with a T0: the helper gets no rows and the report is the empty one."""
+    assert _report(engine, 2) == _report(engine, 1)
+    assert json.loads(_report(engine, 2))["cohort"]["n"] == 0
