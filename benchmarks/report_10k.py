@@ -355,16 +355,23 @@ def sqlite_registry(args: argparse.Namespace, b: list[Builder]) -> Path:
     building.unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{building}")
     try:
-        migrate.upgrade(engine)
-        started = time.perf_counter()
-        fill(engine, _generated(args, b))
-        print(f"SQLite: filled in {time.perf_counter() - started:.1f} s")
+        _migrate_and_fill(engine, "SQLite", args, b)
     finally:
         engine.dispose()
     with sqlite3.connect(building) as raw:  # fold the WAL in, so the file stands alone
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     building.rename(path)
     return path
+
+
+def _migrate_and_fill(
+    engine: Engine, label: str, args: argparse.Namespace, b: list[Builder]
+) -> None:
+    """Create the schema and write the synthetic rows, timed."""
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    fill(engine, _generated(args, b))
+    print(f"{label}: filled in {time.perf_counter() - started:.1f} s")
 
 
 def _generated(args: argparse.Namespace, cache: list[Builder]) -> Builder:
@@ -395,10 +402,7 @@ def run_postgres(args: argparse.Namespace, b: list[Builder]) -> dict[int | None,
     try:
         engine = make_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
         try:
-            migrate.upgrade(engine)
-            started = time.perf_counter()
-            fill(engine, _generated(args, b))
-            print(f"PostgreSQL: filled in {time.perf_counter() - started:.1f} s")
+            _migrate_and_fill(engine, "PostgreSQL", args, b)
             b.clear()
             profile = args.profile.with_suffix(".pg.prof") if args.profile else None
             return {

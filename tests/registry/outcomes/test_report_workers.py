@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, text, update
 
-from registry import tables
+from registry import migrate, tables
+from registry.db import make_engine
 from registry.errors import RegistryError
 from registry.ingest import ImportOptions, import_paths
 from registry.outcomes import workers
@@ -52,9 +53,6 @@ def test_report_in_several_processes_equals_one_process(engine, count):
 
 
 def test_in_memory_sqlite_runs_in_one_process(tmp_path):
-    from registry import migrate
-    from registry.db import make_engine
-
     engine = make_engine("sqlite://")
     migrate.upgrade(engine)
     with engine.connect() as conn, workers.team(conn, 2, _never) as team:
@@ -83,9 +81,6 @@ def test_a_failing_helper_fails_the_report(engine):
 
 def test_sqlite_report_after_a_read_in_the_same_transaction_runs_in_one_process(tmp_path):
     """The helper could not see an older snapshot: one process then (no error)."""
-    from registry import migrate
-    from registry.db import make_engine
-
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
     migrate.upgrade(engine)
     with engine.connect() as conn:
