@@ -115,7 +115,12 @@ class BatchWriter:
         if not batch.new:
             return
         ids = bulkwrite.reserve_ids(
-            conn, SR.name, len(batch.new), lock_table=tables.INGEST_RUN.name, lock_id=self.run_id
+            conn,
+            SR.name,
+            len(batch.new),
+            lock_table=tables.INGEST_RUN.name,
+            lock_column=tables.INGEST_RUN.c.status.name,
+            lock_id=self.run_id,
         )
         for candidate, record_id in zip(batch.new, ids, strict=True):
             _link(concept, candidate.ready.rows, record_id, with_record=True)

@@ -56,13 +56,15 @@ def insert_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
 
 
 def reserve_ids(
-    conn: Connection, table: str, count: int, *, lock_table: str, lock_id: int
+    conn: Connection, table: str, count: int, *, lock_table: str, lock_column: str, lock_id: int
 ) -> list[int]:
     """Return `count` unused ids of `table` for rows this transaction is about to insert.
 
-    On SQLite the transaction first takes the database's write lock (a no-op update of row
-    `lock_id` of `lock_table`, e.g. the run's own row), so no other writer can take the same
-    ids before this transaction commits.
+    On SQLite the transaction first takes the database's write lock (a no-op update of
+    `lock_column` in row `lock_id` of `lock_table`, e.g. the run's own status), so no other
+    writer can take the same ids before this transaction commits. The column must not be a key
+    that other tables reference: rewriting a referenced key makes SQLite check every row that
+    references it (a run's own source records, so each batch would cost more than the last).
     """
     if count <= 0:
         return []
@@ -74,7 +76,7 @@ def reserve_ids(
         )
         return [row[0] for row in result]
     conn.exec_driver_sql(
-        f"UPDATE {lock_table} SET id = id WHERE id = ?",  # noqa: S608 - a model's name
+        f"UPDATE {lock_table} SET {lock_column} = {lock_column} WHERE id = ?",  # noqa: S608
         (lock_id,),
     )
     highest = conn.exec_driver_sql(f"SELECT max(id) FROM {table}").scalar()  # noqa: S608
