@@ -18,6 +18,7 @@ from adapter.reading import iter_items, iter_work
 from adapter.terminology import Terminology
 from adapter.validation import Validator
 from registry.counts import RunCounts
+from registry.gcpolicy import bulk_allocation
 from registry.load import DEFAULT_BATCH, Loader
 from registry.parallel import auto_workers, prepared_items
 from registry.postload import PostloadReport, run_postload
@@ -114,12 +115,13 @@ def _ingest(
         on_batch=on_batch,
     )
     try:
-        counts = feed(loader)
-        with engine.begin() as conn:
-            report = run_postload(
-                conn, site=options.site, run_id=run_id, context=context, counts=counts
-            )
-            save_counts(conn, run_id, counts, postload=report.flagged)
+        with bulk_allocation():
+            counts = feed(loader)
+            with engine.begin() as conn:
+                report = run_postload(
+                    conn, site=options.site, run_id=run_id, context=context, counts=counts
+                )
+                save_counts(conn, run_id, counts, postload=report.flagged)
     except KeyboardInterrupt:
         finish_run(engine, run_id, status="interrupted", message="interrupted by the user")
         raise

@@ -29,6 +29,7 @@ from adapter.bundles import Result
 from adapter.items import ReadStats
 from adapter.readers import Work, content_size, merge_stats
 from adapter.reading import iter_work
+from registry.gcpolicy import BULK_THRESHOLDS
 from registry.prepare import Prepared, Preparer, Ready
 
 # Below this many bytes of input, starting worker processes costs more than it saves.
@@ -136,9 +137,9 @@ def _start_worker(preparer: Preparer) -> None:
     """
     global _PREPARER  # one preparer per worker process, set once
     gc.freeze()
-    # A worker makes millions of short-lived, acyclic containers (parsed JSON, rows) that
-    # reference counting frees; collecting every 700 allocations costs it 10-15% of its time.
-    gc.set_threshold(50_000, 20, 20)
+    # Millions of short-lived, acyclic containers: collecting every 700 allocations costs a
+    # worker 10-15% of its time (`registry.gcpolicy`).
+    gc.set_threshold(*BULK_THRESHOLDS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PREPARER = preparer
 

@@ -15,10 +15,8 @@ is the same whatever the number of processes.
 from __future__ import annotations
 
 import functools
-import gc
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -26,6 +24,7 @@ from sqlalchemy import Connection, Table, bindparam, select
 
 from adapter.terminology import Terminology
 from registry import tables
+from registry.gcpolicy import no_cycle_collection
 from registry.outcomes import (
     fever,
     index_sql,
@@ -174,28 +173,6 @@ def _canonical(protocol: Protocol) -> dict[str, str]:
     return {k: a.canonical_unit for k, a in term.analytes.items() if a.canonical_unit}
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the report is built, then restore it.
-
-    A large report allocates millions of small objects that all stay alive until it is
-    returned (no cycles: refcounting frees what goes); every full collection on the way would
-    walk all of them again, a third of the time at 10,000 patients. At the end they are moved
-    to the oldest generation unwalked (`freeze` then `unfreeze`): left in the youngest, the
-    first collection after the report would walk them all (most of a second at that size);
-    any cyclic garbage among them is still found by the next full collection.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
-
-
 def _tune(conn: Connection) -> None:
     """Session settings for the report's few large queries (this transaction only).
 
@@ -220,7 +197,7 @@ def build_report(
     on a machine with two CPUs for a registry of 2,000 patients or more, else one. The report
     is the same whatever the number.
     """
-    with _no_cycle_collection():
+    with no_cycle_collection():
         task = functools.partial(_helper_share, protocol, tuple(sites))
         with workers_.team(conn, workers, task) as team:
             _tune(conn)
@@ -246,7 +223,7 @@ def _helper_share(
     protocol: Protocol, sites: Sequence[str], conn: Connection, rows: list[tuple[Any, ...]]
 ) -> bytes:
     """A helper process's share of the report (its patients' timeline rows), for the pipe."""
-    with _no_cycle_collection():
+    with no_cycle_collection():
         _tune(conn)
         return parts_.encode(_rows_part(conn, protocol, sites, rows))
 
