@@ -13,7 +13,6 @@ its sample, and writes the batch (`registry.batchwrite`).
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import islice
@@ -25,7 +24,7 @@ from adapter.items import ReadProblem, SourceItem
 from adapter.jsontext import parse_json
 from adapter.mappers import MappingContext
 from adapter.validation import Validator
-from registry import bulkwrite, tables
+from registry import bulkwrite, rawjson, tables
 from registry.batchwrite import Batch, BatchWriter, Candidate
 from registry.counts import UNREADABLE, RunCounts
 from registry.prepare import Prepared, Preparer, Ready, Rejected, Skipped
@@ -202,7 +201,7 @@ class Loader:
                 resource_id=rid,
                 version_id=ready.version_id,
                 content_hash=ready.content_hash,
-                raw=zlib.decompress(ready.raw_z),
+                raw=rawjson.decompress(ready.raw_z),
             )
         )
         self.counts.add(rtype, "quarantined")
@@ -230,5 +229,5 @@ def _resource(ready: Ready) -> dict[str, Any]:
     """The parsed resource: kept by the preparer, or read back from its canonical raw JSON."""
     if ready.resource is not None:
         return ready.resource
-    value: dict[str, Any] = parse_json(zlib.decompress(ready.raw_z))
+    value: dict[str, Any] = parse_json(rawjson.decompress(ready.raw_z))
     return value

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -26,13 +25,11 @@ from adapter.items import ReadProblem, ReadStats, SourceItem
 from adapter.mappers import MAPPERS, MappingContext, map_resource
 from adapter.mappers.context import cached_time
 from adapter.readers import Work, run_work
-from registry import rowsql
+from registry import rawjson, rowsql
 from registry.quarantine import QuarantineEntry, located_reason
 
 logger = logging.getLogger(__name__)
 
-# zlib level 1: the raw JSON of a resource compresses about 2x, fastest.
-RAW_LEVEL = 1
 SOURCE_RECORD = "source_record"
 
 
@@ -56,7 +53,7 @@ class Ready(NamedTuple):
     content_hash: str
     version_id: str | None
     last_updated: datetime | None
-    raw_z: bytes  # the canonical JSON, zlib-compressed as stored
+    raw_z: bytes  # the canonical JSON, compressed as stored (`registry.rawjson`)
     rows: rowsql.TableRows | None  # with its new source record's row ("source_record")
     failure: Failure | None
     resource: dict[str, Any] | None  # the parsed resource, when kept
@@ -116,7 +113,7 @@ class Preparer:
             return _rejected(item, "invalid-value", f"{rtype}.meta.lastUpdated", str(exc))
         version_id = meta.get("versionId") if isinstance(meta.get("versionId"), str) else None
         content_hash = hashlib.sha256(item.raw).hexdigest()
-        raw_z = zlib.compress(item.raw, RAW_LEVEL)
+        raw_z = rawjson.compress(item.raw)
         rows, failure = self._map(item, resource_id)
         if rows is not None:
             record = (

@@ -7,14 +7,13 @@ line), so a repeated run updates `last_run_id`/`times_seen` instead of adding a 
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select, update
 
-from registry import tables
+from registry import rawjson, tables
 from registry.upsert import upsert
 
 QUARANTINE = tables.QUARANTINE
@@ -85,7 +84,7 @@ def record(conn: Connection, entries: Sequence[QuarantineEntry], *, site: str, r
             "field_path": (entry.field_path or "")[:255] or None,
             "reason_code": entry.reason_code,
             "reason": entry.reason,
-            "raw": zlib.compress(entry.raw[: 1 << 16]) if entry.raw else None,
+            "raw": rawjson.compress(entry.raw[: 1 << 16]) if entry.raw else None,
             "status": "open",
             "resolved_run_id": None,
             "created_at": now,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from registry import tables
+from registry import rawjson, tables
 from registry.db import Base
 
 RUN = tables.INGEST_RUN
@@ -137,7 +136,9 @@ def iter_quarantine(
     for row in conn.execute(stmt):
         entry = {c: getattr(row, c) for c in QUARANTINE_COLUMNS}
         if with_raw:
-            entry["raw"] = zlib.decompress(row.raw).decode("utf-8", "replace") if row.raw else None
+            entry["raw"] = (
+                rawjson.decompress(row.raw).decode("utf-8", "replace") if row.raw else None
+            )
         yield entry
 
 

@@ -40,7 +40,10 @@ class IngestRun(Base):
 
 
 class SourceVersion:
-    """One version of one source resource: its identity, version, lineage and raw JSON (zlib)."""
+    """One version of one source resource: its identity, version, lineage and raw JSON.
+
+    The raw JSON is compressed (`registry.rawjson`).
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site: Mapped[str64]

@@ -8,7 +8,6 @@ before the dose (CLINICAL-SPEC 4.3.3; `no-body-weight` until there is one).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -20,7 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from adapter.errors import MappingError
 from adapter.jsontext import parse_json
 from adapter.mappers import UNRESOLVED, MappingContext, map_resource
-from registry import quarantine, rowsql, tables
+from registry import quarantine, rawjson, rowsql, tables
 from registry.postload.common import entries_for, replace_open
 from registry.postload.weights import WeightIndex
 from registry.quarantine import QuarantineEntry, located_reason
@@ -55,7 +54,7 @@ def _raw(conn: Connection, record_id: int) -> dict[str, Any]:
     data = conn.scalar(select(SR.c.raw).where(SR.c.id == record_id))
     if data is None:  # pragma: no cover - only tombstones have no raw, and they have no rows
         raise ValueError(f"source record {record_id} has no stored content")
-    return dict(parse_json(zlib.decompress(data)))
+    return dict(parse_json(rawjson.decompress(data)))
 
 
 def resolve_medications(

@@ -5,14 +5,14 @@ Issue 2, items 4-7.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import zlib
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from registry import models
+from registry import models, rawjson
 from registry.ingest import ImportOptions, import_paths
 from tests.factories import observation, patient, write_ndjson
 from tests.registry.snapshot import snapshot
@@ -74,7 +74,9 @@ def test_lineage_points_to_file_line_version_and_raw(engine, tmp_path):
     assert (row.site, row.origin, row.locator, row.version_id) == ("s1", str(path), "line 2", "7")
     assert row.ingest_run_id == run_id
     assert len(row.content_hash) == 64
-    assert json.loads(zlib.decompress(row.raw))["id"] == "o1"
+    assert bytes(row.raw[:4]) == rawjson.ZSTD_MAGIC  # stored compressed (registry.rawjson)
+    assert json.loads(rawjson.decompress(row.raw))["id"] == "o1"
+    assert hashlib.sha256(rawjson.decompress(row.raw)).hexdigest() == row.content_hash
 
 
 @pytest.mark.parametrize(
