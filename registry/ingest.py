@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -17,10 +18,11 @@ from adapter.mappers import MappingContext
 from adapter.reading import iter_items, iter_work
 from adapter.terminology import Terminology
 from adapter.validation import Validator
+from registry import reportindexes
 from registry.counts import RunCounts
 from registry.gcpolicy import bulk_allocation
 from registry.load import DEFAULT_BATCH, Loader
-from registry.parallel import auto_workers, prepared_items
+from registry.parallel import auto_workers, input_bytes, prepared_items
 from registry.postload import PostloadReport, run_postload
 from registry.runs import finish_run, save_counts, start_run
 
@@ -38,6 +40,9 @@ class ImportOptions:
     assume_tz: tzinfo | None = None
     terminology: Terminology | None = None
     workers: int | None = None  # processes that read and map files; None: by input size
+    # Set the report's indexes aside during the batches (`registry.reportindexes`); None: when
+    # the files bring more observations than the registry holds.
+    defer_indexes: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,11 @@ def import_items(
     on_batch: Callable[[RunCounts], None] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> ImportResult:
-    """Run one ingest of a stream of items (files or a server pull) into the registry."""
+    """Run one ingest of a stream of items (files or a server pull) into the registry.
+
+    The report's indexes are set aside only when `options.defer_indexes` says so (the size of a
+    stream is not known ahead).
+    """
     return _ingest(
         engine,
         lambda loader: loader.load(items),
@@ -83,6 +92,7 @@ def import_items(
         kind=kind,
         on_batch=on_batch,
         extra=extra,
+        defer=bool(options.defer_indexes),
     )
 
 
@@ -95,14 +105,19 @@ def _ingest(
     kind: str,
     on_batch: Callable[[RunCounts], None] | None,
     extra: dict[str, Any] | None,
+    defer: bool,
 ) -> ImportResult:
-    """Start a run, `feed` its loader, run the post-load checks and close the run."""
+    """Start a run, `feed` its loader, run the post-load checks and close the run.
+
+    `defer`: set the report's indexes aside while the batches are written.
+    """
     term = options.terminology or Terminology.default()
     context = MappingContext(term, assume_tz=options.assume_tz)
     run_options = {
         "fhir_version": options.fhir_version,
         "validate": options.validate,
         "batch_size": options.batch_size,
+        "defer_indexes": defer,
     } | (extra or {})
     run_id = start_run(engine, kind=kind, site=options.site, source=source, options=run_options)
     loader = Loader(
@@ -116,7 +131,8 @@ def _ingest(
     )
     try:
         with bulk_allocation():
-            counts = feed(loader)
+            with reportindexes.deferred(engine, defer):
+                counts = feed(loader)
             with engine.begin() as conn:
                 report = run_postload(
                     conn, site=options.site, run_id=run_id, context=context, counts=counts
@@ -160,10 +176,25 @@ def import_paths(
             kind="import",
             on_batch=on_batch,
             extra=None,
+            defer=_defer(engine, paths, options),
         )
     else:
         items = iter_items(paths, fhir_version=options.fhir_version, stats=stats)
-        result = import_items(engine, items, source=source, options=options, on_batch=on_batch)
+        defer = _defer(engine, paths, options)
+        result = import_items(
+            engine,
+            items,
+            source=source,
+            options=dataclasses.replace(options, defer_indexes=defer),
+            on_batch=on_batch,
+        )
     result.counts.operation_outcomes = stats.operation_outcomes
     result.counts.ignored_files = list(stats.ignored_files)
     return result
+
+
+def _defer(engine: Engine, paths: Sequence[Path], options: ImportOptions) -> bool:
+    """Whether this import sets the report's indexes aside (as asked, or by its size)."""
+    if options.defer_indexes is not None:
+        return options.defer_indexes
+    return reportindexes.worth_deferring(engine, input_bytes(paths))

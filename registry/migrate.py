@@ -9,6 +9,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect
 
 from alembic import command
+from registry import reportindexes
 from registry.db import migrations_dir
 from registry.errors import SchemaOutOfDate
 
@@ -42,11 +43,17 @@ def is_empty(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database to `revision` (default: the head)."""
+    """Migrate the database to `revision` (default: the head).
+
+    At the head, report indexes that a killed import left set aside are built again
+    (`registry.reportindexes`).
+    """
     config = alembic_config(engine)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+    if revision == "head":
+        reportindexes.restore(engine)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -48,13 +48,15 @@ def auto_workers(paths: Sequence[Path | str]) -> int:
     so only where fork is the platform's safe default: Linux.
     """
     cpus = os.cpu_count() or 1
-    if sys.platform != "linux" or cpus < 2 or _input_bytes(paths) < MIN_PARALLEL_BYTES:
+    if sys.platform != "linux" or cpus < 2:
+        return 0
+    if input_bytes(paths, stop_at=MIN_PARALLEL_BYTES) < MIN_PARALLEL_BYTES:
         return 0
     return min(cpus, 4)
 
 
-def _input_bytes(paths: Sequence[Path | str]) -> int:
-    """The content size of the files under `paths`, gzip uncompressed (stops at the threshold)."""
+def input_bytes(paths: Sequence[Path | str], *, stop_at: int | None = None) -> int:
+    """The content size of the files under `paths`, gzip uncompressed (or `stop_at`, if reached)."""
     total = 0
     for given in paths:
         walked = os.walk(given) if Path(given).is_dir() else [("", [], [str(given)])]
@@ -64,7 +66,7 @@ def _input_bytes(paths: Sequence[Path | str]) -> int:
                     total += content_size(Path(folder, name), name.lower().endswith(".gz"))
                 except OSError:
                     continue
-                if total >= MIN_PARALLEL_BYTES:
+                if stop_at is not None and total >= stop_at:
                     return total
     return total
 

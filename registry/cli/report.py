@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Connection
 
+from registry import reportindexes
 from registry.cli import db_option, handled, main, open_engine
 from registry.outcomes.protocol import Protocol, load_protocol
 from registry.outcomes.report import build_report
@@ -106,5 +107,14 @@ def report_command(
     with handled():
         protocol = load_protocol(protocol_file)
         with open_engine(db_url) as engine, engine.connect() as conn:
+            absent = reportindexes.missing(conn)
+            conn.rollback()  # the report opens its own read transaction
+            if absent:
+                click.echo(
+                    f"warning: the registry lacks the report's indexes ({', '.join(absent)}), "
+                    "left out by an import that did not finish; the report is right but slow. "
+                    "`masreg db upgrade` builds them.",
+                    err=True,
+                )
             report = compute(conn, protocol, sites, workers)
     emit(report, fmt, out)
