@@ -3,7 +3,7 @@
 Usage (``make benchmark`` runs it with the defaults)::
 
     .venv/bin/python benchmarks/import_rate.py [--resources 200000] [--databases sqlite,postgresql]
-        [--memory-sizes 50000,500000] [--no-memory] [--validation-sample 5000]
+        [--memory-sizes 50000,500000] [--no-memory] [--validation-sample 5000] [--no-write-alone]
 
 It writes deterministic synthetic NDJSON (`synth.py`) to a temporary folder and measures, in
 this one run:
@@ -15,6 +15,10 @@ this one run:
   a subprocess of its own, with the rate as a ratio of the parsing rate;
 * the cost of ``--validate full``: an import with it (on fewer resources) and fhir.resources
   validation alone, resources per second;
+* the registry's write alone: the rows the SQLite import stored, read back and written into a
+  new registry by the import's own writer (`registry.bulkwrite`, the same batches, the report
+  indexes set aside as the import sets them), with no reading, parsing or mapping: the ceiling
+  that the database and the registry's schema put on any import;
 * peak memory: the import of N and 10 N resources into SQLite, each in a fresh subprocess
   (``resource.getrusage``), main process and worker processes apart.
 """
@@ -83,6 +87,69 @@ def child_import(url: str, path: Path, validate: str) -> dict[str, Any]:
         "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
+
+
+def child_write(url: str, stored: Path, batch: int = 5000) -> dict[str, Any]:
+    """Write the rows of the registry at `stored` (SQLite) into a new registry at `url`.
+
+    Batches of `batch` source records with their concept rows, one transaction each, as the
+    import writes them; report indexes set aside and built after, as a large import does.
+    """
+    import sqlite3
+
+    from registry import bulkwrite, migrate, reportindexes, rowsql, tables
+    from registry.db import make_engine
+
+    source = sqlite3.connect(stored)
+    read = _read_rows(source, tables.INGEST_RUN.name)
+    records = _read_rows(source, tables.SOURCE_RECORD.name, order="id")
+    concept = {
+        table.name: _read_rows(source, table.name, order=rowsql.LINK_COLUMN.get(table.name, "id"))
+        for table in rowsql.INSERT_ORDER
+    }
+    source.close()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        bulkwrite.insert_rows(conn, tables.INGEST_RUN.name, *read)
+    started = time.perf_counter()
+    with reportindexes.deferred(engine, True):
+        cursors = dict.fromkeys(concept, 0)
+        columns, rows = records
+        for first in range(0, len(rows), batch):
+            chunk = rows[first : first + batch]
+            last_id = chunk[-1][0]
+            with engine.begin() as conn:
+                bulkwrite.insert_rows(conn, tables.SOURCE_RECORD.name, columns, chunk)
+                for name, (names, table_rows) in concept.items():
+                    link = names.index(rowsql.LINK_COLUMN.get(name, "id"))
+                    start = end = cursors[name]
+                    while end < len(table_rows) and table_rows[end][link] <= last_id:
+                        end += 1
+                    bulkwrite.insert_rows(conn, name, names, table_rows[start:end])
+                    cursors[name] = end
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"read": len(rows), "seconds": seconds, "rate": len(rows) / seconds}
+
+
+def _read_rows(
+    conn: Any, table: str, order: str | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A table's column names and rows (ordered by `order`)."""
+    cursor = conn.execute(f"SELECT * FROM {table}" + (f" ORDER BY {order}" if order else ""))
+    names = [column[0] for column in cursor.description]
+    return names, cursor.fetchall()
+
+
+def run_write(url: str, stored: Path) -> dict[str, Any]:
+    """Run `child_write` in a fresh interpreter; return its report."""
+    command = [sys.executable, __file__, "--write-child", url, str(stored)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the write into {url} failed:\n{done.stderr[-4000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
 
 
 def _cpu_seconds() -> float:
@@ -170,6 +237,14 @@ def measure_rates(args: argparse.Namespace, folder: Path) -> None:
         if report["read"] != written:
             raise RuntimeError(f"{database}: read {report['read']} of {written} resources")
         _row(f"import into {database} (--validate {args.validate})", report["rate"], parsed, report)
+    if "sqlite" in args.databases and args.write_alone:
+        for database in args.databases:
+            if database == "sqlite":
+                report = run_write(f"sqlite:///{folder / 'write.db'}", folder / "bench.db")
+            else:
+                with PostgresDatabase() as pg:
+                    report = run_write(pg.url, folder / "bench.db")
+            _row(f"its stored rows written alone into {database}", report["rate"], parsed)
     if args.full_validation_resources:
         small = folder / "full.ndjson"
         write_ndjson(small, args.full_validation_resources)
@@ -220,11 +295,21 @@ def main() -> None:
     parser.add_argument("--validation-sample", type=int, default=5000)
     parser.add_argument("--memory-sizes", default="50000,500000")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument(
+        "--no-write-alone",
+        dest="write_alone",
+        action="store_false",
+        help="skip writing the stored rows alone (the database's ceiling)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--write-child", nargs=2, metavar=("URL", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         report = child_import(args.child[0], Path(args.child[1]), args.validate)
         print(json.dumps(report))
+        return
+    if args.write_child:
+        print(json.dumps(child_write(args.write_child[0], Path(args.write_child[1]))))
         return
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     args.memory_sizes = [int(s) for s in args.memory_sizes.split(",") if s.strip()]

@@ -38,6 +38,8 @@ def test_import_rate_script_runs_end_to_end():
         "orjson.loads",
         "import into sqlite (--validate sample:100)",
         "import into postgresql (--validate sample:100)",
+        "its stored rows written alone into sqlite",
+        "its stored rows written alone into postgresql",
         "import into sqlite (--validate full)",
         "fhir.resources validation alone",
         "5,000",
