@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from registry import rawjson, tables
+from registry import rawjson, reportindexes, tables
 from registry.db import Base
 
 RUN = tables.INGEST_RUN
@@ -99,6 +99,8 @@ def status_report(conn: Connection) -> dict[str, Any]:
         "tables": table_counts(conn),
         "runs": [asdict(r) for r in recent_runs(conn)],
         "quarantine": quarantine_summary(conn),
+        # Report indexes an import set aside and did not get to build again (a killed run).
+        "missing_indexes": reportindexes.missing(conn),
     }
 
 

@@ -48,6 +48,11 @@ def _status_text(report: dict[str, Any]) -> str:
         lines.append(f"  {state}: " + ", ".join(f"{reason} {n}" for reason, n in reasons.items()))
     if not report["quarantine"]:
         lines.append("  (empty)")
+    if report["missing_indexes"]:
+        lines.append(
+            "Missing report indexes (an import did not finish; `masreg db upgrade` builds them): "
+            + ", ".join(report["missing_indexes"])
+        )
     return "\n".join(lines)
 
 

@@ -104,6 +104,11 @@ def test_a_killed_runs_leftovers_are_healed(engine, db_url, tmp_path):
     assert result.exit_code == 0, result.output
     assert "lacks the report's indexes" in result.stderr
     assert "masreg db upgrade" in result.stderr
+    shown = CliRunner().invoke(main, ["status", "--db", db_url])
+    assert "Missing report indexes" in shown.output
+    assert "ix_observation_patient_values" in shown.output
+    as_json = CliRunner().invoke(main, ["status", "--db", db_url, "--json"])
+    assert json.loads(as_json.output)["missing_indexes"] == NAMES
 
     migrate.upgrade(engine)
     assert _missing(engine) == []
@@ -113,6 +118,8 @@ def test_a_killed_runs_leftovers_are_healed(engine, db_url, tmp_path):
     clean = CliRunner().invoke(main, ["report", "--db", db_url, "--format", "json"])
     assert clean.exit_code == 0
     assert "lacks" not in clean.stderr
+    healthy = CliRunner().invoke(main, ["status", "--db", db_url, "--json"])
+    assert json.loads(healthy.output)["missing_indexes"] == []
 
 
 def test_worth_deferring_by_size(engine, tmp_path, monkeypatch):
