@@ -99,7 +99,7 @@ def status_report(conn: Connection) -> dict[str, Any]:
         "tables": table_counts(conn),
         "runs": [asdict(r) for r in recent_runs(conn)],
         "quarantine": quarantine_summary(conn),
-        # Report indexes an import set aside and did not get to build again (a killed run).
+        # Report indexes set aside by an import still running or killed before it built them again.
         "missing_indexes": reportindexes.missing(conn),
     }
 

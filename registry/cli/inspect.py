@@ -50,8 +50,8 @@ def _status_text(report: dict[str, Any]) -> str:
         lines.append("  (empty)")
     if report["missing_indexes"]:
         lines.append(
-            "Missing report indexes (an import did not finish; `masreg db upgrade` builds them): "
-            + ", ".join(report["missing_indexes"])
+            "Missing report indexes (set aside by an import still running, or one that did not "
+            "finish: `masreg db upgrade` builds them): " + ", ".join(report["missing_indexes"])
         )
     return "\n".join(lines)
 

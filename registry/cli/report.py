@@ -112,8 +112,8 @@ def report_command(
             if absent:
                 click.echo(
                     f"warning: the registry lacks the report's indexes ({', '.join(absent)}), "
-                    "left out by an import that did not finish; the report is right but slow. "
-                    "`masreg db upgrade` builds them.",
+                    "set aside by an import that is still running or did not finish; the report "
+                    "is right but slow. `masreg db upgrade` builds them.",
                     err=True,
                 )
             report = compute(conn, protocol, sites, workers)
