@@ -24,9 +24,10 @@ from adapter.client import FHIR_JSON, FhirClient
 from adapter.http import OnRetry
 from adapter.manifest import ExportRequest
 from adapter.terminology import Terminology
-from registry import tables
+from registry import reportindexes, tables
 from registry.counts import RunCounts
 from registry.ingest import ImportOptions, ImportResult, import_items
+from registry.parallel import input_bytes
 from registry.pull import bulk, fetch
 from registry.pull import resources as rt
 from registry.pull.cohort import CohortSpec, query_text, select_patients
@@ -180,7 +181,7 @@ def pull(
             engine,
             with_progress(plan.items, client, report, hooks),
             source=client.base_url,
-            options=_import_options(settings, plan, term, assume_tz),
+            options=_import_options(engine, settings, plan, term, assume_tz),
             kind=PULL_KIND,
             on_batch=hooks.on_batch,
             extra={"pull": _options(settings, client, plan.since)},
@@ -193,8 +194,21 @@ def pull(
 
 
 def _import_options(
-    settings: PullSettings, plan: _Plan, term: Terminology, assume_tz: tzinfo | None
+    engine: Engine,
+    settings: PullSettings,
+    plan: _Plan,
+    term: Terminology,
+    assume_tz: tzinfo | None,
 ) -> ImportOptions:
+    """How the pulled resources are imported.
+
+    A bulk export is downloaded whole before its import, so its size decides, as for files,
+    whether the report's indexes are set aside (`registry.reportindexes`); a REST pull's size is
+    not known ahead: they are kept.
+    """
+    defer = plan.directory is not None and reportindexes.worth_deferring(
+        engine, input_bytes([plan.directory])
+    )
     return ImportOptions(
         site=settings.site,
         fhir_version=plan.caps.release,
@@ -202,6 +216,7 @@ def _import_options(
         batch_size=settings.batch_size,
         assume_tz=assume_tz,
         terminology=term,
+        defer_indexes=defer,
     )
 
 

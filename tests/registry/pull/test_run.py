@@ -205,3 +205,44 @@ def test_progress_reports_fetched_types_pages_requests_and_retries(engine, serve
     assert final.retries == 1
     assert len(seen) > 1  # told as it went, not only at the end
     assert [sum(p.fetched.values()) for p in seen] == sorted(sum(p.fetched.values()) for p in seen)
+
+
+def test_a_large_bulk_pull_sets_the_report_indexes_aside(
+    engine, server, clock, tmp_path: Path, monkeypatch
+):
+    """The export is on disk before its import: its size decides, as for files (issue 2)."""
+    from registry import reportindexes
+
+    monkeypatch.setattr(reportindexes, "MIN_RESOURCES", 1)  # the export's ~1 KB counts
+    server.export_files = {
+        "Patient": [patient("p1"), patient("p2")],
+        "Observation": [observation("o1"), observation("o2", patient_id="p2")],
+    }
+    seen: list[list[str]] = []
+
+    def during(_counts) -> None:
+        with engine.connect() as conn:
+            seen.append(reportindexes.missing(conn))
+
+    result = pull(
+        engine,
+        settings(bulk=True, export_dir=tmp_path / "export"),
+        client=make_client(clock),
+        hooks=PullHooks(on_batch=during),
+    )
+    assert result.status == "completed"
+    assert seen
+    assert seen[0]  # set aside while the batches were written
+    with engine.connect() as conn:
+        assert reportindexes.missing(conn) == []
+    ((_, _, details),) = run_rows(engine)
+    assert details["options"]["defer_indexes"] is True
+
+
+def test_a_rest_pull_keeps_the_report_indexes(engine, server, clock, monkeypatch):
+    from registry import reportindexes
+
+    monkeypatch.setattr(reportindexes, "MIN_RESOURCES", 1)
+    run(engine, clock)
+    ((_, _, details),) = run_rows(engine)
+    assert details["options"]["defer_indexes"] is False
