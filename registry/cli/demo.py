@@ -9,7 +9,7 @@ import click
 
 from registry import migrate
 from registry.cli import handled, main
-from registry.cli.report import compute, emit, output_options
+from registry.cli.report import check_output, compute, emit, output_options
 from registry.db import make_engine
 from registry.errors import RegistryError
 from registry.ingest import ImportOptions, import_paths
@@ -20,8 +20,9 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "nine_patients"
 
 @main.command("demo")
 @output_options
-def demo_command(fmt: str, out: str | None) -> None:
+def demo_command(fmt: str, out: str | None, compact: bool) -> None:
     """Import the bundled nine-patient fixture into a new SQLite registry and print the report."""
+    check_output(fmt, compact)
     with handled():
         if not FIXTURES.is_dir():
             raise RegistryError(f"the bundled fixtures are not here: {FIXTURES} (run from a clone)")
@@ -40,4 +41,4 @@ def demo_command(fmt: str, out: str | None) -> None:
                     report = compute(conn, load_protocol(), ())
             finally:
                 engine.dispose()
-    emit(report, fmt, out)
+    emit(report, fmt, out, compact=compact)

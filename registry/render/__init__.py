@@ -13,16 +13,18 @@ from typing import Any
 TEXT_FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
-def render_json(report: Mapping[str, Any]) -> bytes:
-    """The JSON report as UTF-8 bytes, indented by two spaces.
+def render_json(report: Mapping[str, Any], *, compact: bool = False) -> bytes:
+    """The JSON report as UTF-8 bytes, indented by two spaces (`compact`: on one line).
 
     orjson: the standard library's encoder runs in Python when it indents, 18 s for the report
     of 10,000 patients where orjson takes half a second. Keys that are not text (none are
-    expected) are written as text, as the standard library would.
+    expected) are written as text, as the standard library would. Compact is about half the
+    size of indented (10,000 patients: 284 against 537 MB).
     """
     import orjson
 
-    return orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+    option = orjson.OPT_NON_STR_KEYS | (0 if compact else orjson.OPT_INDENT_2)
+    return orjson.dumps(report, option=option) + b"\n"
 
 
 def render(report: Mapping[str, Any], fmt: str) -> str:

@@ -95,3 +95,39 @@ def test_demo_json_out(runner, tmp_path):
     assert result.exit_code == 0
     report = json.loads(out.read_text("utf-8"))
     assert [r["orr"]["count"] for r in report["response"]] == [6, 7, 8, 8]
+
+
+def test_report_compact_and_gzip_outputs_hold_the_same_report(runner, db_url, tmp_path):
+    """`--compact` is the JSON on one line; an --out name ending in .gz is written gzipped."""
+    import gzip
+
+    _registry(runner, db_url, tmp_path)
+    base = ["report", "--db", db_url, "--format", "json"]
+    indented = runner.invoke(main, base)
+    compact = runner.invoke(main, [*base, "--compact"])
+    assert compact.exit_code == 0, compact.output
+    assert json.loads(compact.stdout) == json.loads(indented.stdout)
+    assert compact.stdout.count("\n") == 1  # the final newline only
+    assert len(compact.stdout) < len(indented.stdout) * 0.7
+
+    for name, extra in (("r.json.gz", []), ("c.json.gz", ["--compact"])):
+        out = tmp_path / name
+        written = runner.invoke(main, [*base, *extra, "--out", str(out)])
+        assert written.exit_code == 0, written.output
+        assert json.loads(gzip.decompress(out.read_bytes())) == json.loads(indented.stdout)
+    again = tmp_path / "again.json.gz"
+    runner.invoke(main, [*base, "--out", str(again)])
+    assert again.read_bytes() == (tmp_path / "r.json.gz").read_bytes()  # no name or time inside
+
+    markdown = tmp_path / "report.md.gz"
+    assert runner.invoke(main, ["report", "--db", db_url, "--format", "markdown", "--out",
+                                str(markdown)]).exit_code == 0  # fmt: skip
+    shown = runner.invoke(main, ["report", "--db", db_url, "--format", "markdown"]).stdout
+    assert gzip.decompress(markdown.read_bytes()).decode("utf-8") == shown
+
+
+def test_compact_is_only_for_json(runner, db_url, tmp_path):
+    refused = runner.invoke(main, ["report", "--db", db_url, "--format", "csv", "--compact"])
+    assert refused.exit_code == 2
+    assert "--compact is for --format json" in refused.output
+    assert runner.invoke(main, ["demo", "--compact"]).exit_code == 2  # table: refused up front
