@@ -93,44 +93,71 @@ def child_write(url: str, stored: Path, batch: int = 5000) -> dict[str, Any]:
     """Write the rows of the registry at `stored` (SQLite) into a new registry at `url`.
 
     Batches of `batch` source records with their concept rows, one transaction each, as the
-    import writes them; report indexes set aside and built after, as a large import does.
+    import writes them: value tuples by executemany on SQLite, COPY text lines (encoded before
+    the clock starts, as the import's workers encode them) on PostgreSQL; report indexes set
+    aside and built after, as a large import does.
     """
     import sqlite3
 
-    from registry import bulkwrite, migrate, reportindexes, rowsql, tables
+    from registry import bulkwrite, copytext, migrate, reportindexes, rowsql, tables
     from registry.db import make_engine
 
     source = sqlite3.connect(stored)
-    read = _read_rows(source, tables.INGEST_RUN.name)
-    records = _read_rows(source, tables.SOURCE_RECORD.name, order="id")
+    runs = _read_rows(source, tables.INGEST_RUN.name)
+    sr_columns, records = _read_rows(source, tables.SOURCE_RECORD.name, order="id")
     concept = {
         table.name: _read_rows(source, table.name, order=rowsql.LINK_COLUMN.get(table.name, "id"))
         for table in rowsql.INSERT_ORDER
     }
     source.close()
+    batches = _batches(records, concept, batch)
     engine = make_engine(url)
     migrate.upgrade(engine)
+    if engine.dialect.name == "postgresql":
+        batches = [
+            (
+                [copytext.line(row) + b"\n" for row in chunk],
+                {name: [copytext.line(r) + b"\n" for r in rows] for name, rows in rows_of.items()},
+            )
+            for chunk, rows_of in batches
+        ]
     with engine.begin() as conn:
-        bulkwrite.insert_rows(conn, tables.INGEST_RUN.name, *read)
+        bulkwrite.insert_rows(conn, tables.INGEST_RUN.name, *runs)
     started = time.perf_counter()
     with reportindexes.deferred(engine, True):
-        cursors = dict.fromkeys(concept, 0)
-        columns, rows = records
-        for first in range(0, len(rows), batch):
-            chunk = rows[first : first + batch]
-            last_id = chunk[-1][0]
+        for chunk, rows_of in batches:
             with engine.begin() as conn:
-                bulkwrite.insert_rows(conn, tables.SOURCE_RECORD.name, columns, chunk)
-                for name, (names, table_rows) in concept.items():
-                    link = names.index(rowsql.LINK_COLUMN.get(name, "id"))
-                    start = end = cursors[name]
-                    while end < len(table_rows) and table_rows[end][link] <= last_id:
-                        end += 1
-                    bulkwrite.insert_rows(conn, name, names, table_rows[start:end])
-                    cursors[name] = end
+                bulkwrite.insert_rows(conn, tables.SOURCE_RECORD.name, sr_columns, chunk)
+                for name, rows in rows_of.items():
+                    bulkwrite.insert_rows(conn, name, concept[name][0], rows)
     seconds = time.perf_counter() - started
     engine.dispose()
-    return {"read": len(rows), "seconds": seconds, "rate": len(rows) / seconds}
+    return {"read": len(records), "seconds": seconds, "rate": len(records) / seconds}
+
+
+def _batches(
+    records: list[tuple[Any, ...]],
+    concept: dict[str, tuple[list[str], list[tuple[Any, ...]]]],
+    size: int,
+) -> list[tuple[list[Any], dict[str, list[Any]]]]:
+    """Source records `size` at a time, each batch with the concept rows linked to them."""
+    from registry import rowsql
+
+    cursors = dict.fromkeys(concept, 0)
+    out: list[tuple[list[Any], dict[str, list[Any]]]] = []
+    for first in range(0, len(records), size):
+        chunk = records[first : first + size]
+        last_id = chunk[-1][0]
+        rows_of: dict[str, list[Any]] = {}
+        for name, (names, rows) in concept.items():
+            link = names.index(rowsql.LINK_COLUMN.get(name, "id"))
+            start = end = cursors[name]
+            while end < len(rows) and rows[end][link] <= last_id:
+                end += 1
+            rows_of[name] = rows[start:end]
+            cursors[name] = end
+        out.append((list(chunk), rows_of))
+    return out
 
 
 def _read_rows(
