@@ -167,21 +167,24 @@ def _widen_big_ints(value: Any) -> Any:
     return value
 
 
-def dump_json(value: Any) -> bytes:
+def dump_json(value: Any, *, indent: bool = False) -> bytes:
     """Return the canonical JSON bytes of a parsed value (compact, sorted keys, exact decimals).
+
+    `indent`: the same, indented by two spaces, for people to read (not canonical).
 
     Raises:
         ValueError: the value holds text that is not valid Unicode (a lone surrogate) or
             something that is not JSON.
     """
+    option = orjson.OPT_SORT_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
     try:
-        return _exact_size(orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS))
+        return _exact_size(orjson.dumps(value, default=_fragment, option=option))
     except orjson.JSONEncodeError as exc:
         if "64-bit" not in str(exc):
             raise ValueError(f"cannot be written as JSON: {exc}") from exc
     try:
         widened = _widen_big_ints(value)
-        return _exact_size(orjson.dumps(widened, default=_fragment, option=orjson.OPT_SORT_KEYS))
+        return _exact_size(orjson.dumps(widened, default=_fragment, option=option))
     except orjson.JSONEncodeError as exc:
         raise ValueError(f"cannot be written as JSON: {exc}") from exc
 

@@ -144,4 +144,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 # Subcommands register themselves on `main` when imported.
-from registry.cli import database, demo, importing, inspect, pull, report  # noqa: E402, F401
+from registry.cli import database, demo, importing, inspect, pull, report, source  # noqa: E402, F401
