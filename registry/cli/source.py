@@ -16,13 +16,26 @@ from registry.errors import RegistryError
 @db_option
 @click.argument("reference")
 @click.option("--site", default=None, help="Only this site's resource (a pooled registry).")
+@click.option(
+    "--hash",
+    "hash_prefix",
+    default=None,
+    help="Only the version whose content hash starts so (for sources without a versionId).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: lineage and resource.")
 @click.option(
     "--raw",
     is_flag=True,
     help="Only the stored bytes of the one version named (their SHA-256 is the content hash).",
 )
-def source_command(db_url: str, reference: str, site: str | None, as_json: bool, raw: bool) -> None:
+def source_command(
+    db_url: str,
+    reference: str,
+    site: str | None,
+    hash_prefix: str | None,
+    as_json: bool,
+    raw: bool,
+) -> None:
     """Show a source resource version (Type/id[/_history/version]) with its lineage.
 
     Every version stored is shown, current first, then the archived ones (superseded, or older
@@ -31,14 +44,19 @@ def source_command(db_url: str, reference: str, site: str | None, as_json: bool,
     """
     with handled(), open_engine(db_url) as engine, engine.connect() as conn:
         versions = find_versions(conn, reference, site=site)
+        if hash_prefix:
+            wanted = hash_prefix.strip().lower()
+            versions = [v for v in versions if v.content_hash.startswith(wanted)]
         if not versions:
-            where = f" at site {site}" if site else ""
+            where = (f" at site {site}" if site else "") + (
+                f" with content hash {hash_prefix}..." if hash_prefix else ""
+            )
             raise RegistryError(f"the registry holds no version of {reference}{where}")
         if raw:
             if len(versions) > 1:
                 raise RegistryError(
                     f"{reference} names {len(versions)} stored versions; --raw needs one: "
-                    "give Type/id/_history/version (and --site in a pooled registry)"
+                    "give Type/id/_history/version, --hash, or --site in a pooled registry"
                 )
             if versions[0].raw is None:
                 raise RegistryError(f"{versions[0].reference} was a deletion: no content stored")

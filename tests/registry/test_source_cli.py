@@ -83,6 +83,14 @@ def test_raw_is_the_stored_bytes_whose_hash_is_the_content_hash(runner, db_url, 
     several = runner.invoke(main, ["source", "Observation/o1", "--db", db_url, "--raw"])
     assert several.exit_code == 2
     assert "names 3 stored versions" in several.output
+    prefix = lineage["content_hash"][:12]
+    by_hash = runner.invoke(
+        main, ["source", "Observation/o1", "--db", db_url, "--hash", prefix, "--raw"]
+    )
+    assert by_hash.stdout_bytes == data
+    none = runner.invoke(main, ["source", "Observation/o1", "--db", db_url, "--hash", "ffff0000"])
+    assert none.exit_code == 2
+    assert "with content hash ffff0000" in none.output
 
 
 def test_a_pooled_registry_shows_each_site_and_filters_by_site(runner, db_url, tmp_path):
