@@ -7,11 +7,16 @@ the run ends; a run killed outright is healed by the next import or `masreg db u
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 import registry.ingest as ingest
 from registry import migrate, models, reportindexes
@@ -176,3 +181,64 @@ def test_postgresql_keeps_the_indexes_when_a_reader_holds_the_table(
     assert seen
     assert all(absent == [] for absent in seen)  # kept: the reader was not waited for
     assert result.counts.total("loaded") == 33
+
+
+_CHILD = """
+import sys, time
+from pathlib import Path
+from registry.db import make_engine
+from registry.ingest import ImportOptions, import_paths
+
+engine = make_engine(sys.argv[1])
+options = ImportOptions(site="s1", validate="off", batch_size=50, workers=0, defer_indexes=True)
+import_paths(engine, [Path(sys.argv[2])], options=options, on_batch=lambda _c: time.sleep(0.05))
+"""
+
+
+def test_kill_9_in_a_deferred_import_then_rerun_equals_one_clean_import(engine, db_url, tmp_path):
+    """A kill -9 with the indexes set aside, then the same import: one clean run's end state.
+
+    The killed run leaves whole batches and the indexes missing; the import again completes the
+    data and builds them (issue 2, item 7).
+    """
+    path = _cohort(tmp_path, n=600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASREG_")}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, db_url, str(path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    run = models.IngestRun.__table__
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the import ended before it could be killed"
+            with engine.connect() as conn:
+                read = conn.scalar(select(run.c.read).where(run.c.status == "running"))
+            if read is not None and read >= 150:
+                break
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert _missing(engine) == NAMES  # left set aside by the killed run
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(models.SourceRecord.__table__))
+    assert 150 <= stored < 603  # whole batches only
+
+    again = import_paths(engine, [path], options=_options())
+    assert again.status == "completed"
+    assert _missing(engine) == []
+    with engine.connect() as conn:
+        statuses = list(conn.scalars(select(run.c.status).order_by(run.c.id)))
+    assert statuses == ["interrupted", "completed"]
+
+    other = create_engine(f"sqlite:///{tmp_path / 'clean.db'}")
+    migrate.upgrade(other)
+    import_paths(other, [path], options=_options())
+    assert snapshot(engine) == snapshot(other)
+    other.dispose()
