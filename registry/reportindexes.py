@@ -13,6 +13,9 @@ back; `missing` says which are gone (the report warns).
 
 On PostgreSQL, dropping an index needs a moment with the table to itself: when other sessions hold
 it (a report running), the import does not wait for them but keeps the indexes.
+
+A migration that changes one of these indexes must not count on it being there: drop it with
+`if_exists=True`, since a killed import may have left it out.
 """
 
 from __future__ import annotations
