@@ -43,7 +43,7 @@ REPORT_INDEXES: tuple[Index, ...] = tuple(
         "ix_observation_analyte_observation_effective_at",
     }
 )
-# An import is set to bring about one resource per this many bytes of input (measured: 810 bytes
+# An import is taken to bring about one resource per this many bytes of input (measured: 810 bytes
 # per resource in the benchmark's export, more in pretty-printed Bundles).
 BYTES_PER_RESOURCE = 1000
 # Below this many resources the rebuild's fixed cost is not worth it.
