@@ -78,6 +78,7 @@ def import_items(
     kind: str = "import",
     on_batch: Callable[[RunCounts], None] | None = None,
     extra: dict[str, Any] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Run one ingest of a stream of items (files or a server pull) into the registry.
 
@@ -93,6 +94,7 @@ def import_items(
         on_batch=on_batch,
         extra=extra,
         defer=bool(options.defer_indexes),
+        on_phase=on_phase,
     )
 
 
@@ -106,10 +108,12 @@ def _ingest(
     on_batch: Callable[[RunCounts], None] | None,
     extra: dict[str, Any] | None,
     defer: bool,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Start a run, `feed` its loader, run the post-load checks and close the run.
 
-    `defer`: set the report's indexes aside while the batches are written.
+    `defer`: set the report's indexes aside while the batches are written. `on_phase` hears of
+    the steps after the batches, which show no progress of their own.
     """
     term = options.terminology or Terminology.default()
     context = MappingContext(term, assume_tz=options.assume_tz)
@@ -131,8 +135,12 @@ def _ingest(
     )
     try:
         with bulk_allocation():
-            with reportindexes.deferred(engine, defer):
+            with reportindexes.deferred(engine, defer) as dropped:
                 counts = feed(loader)
+                if dropped and on_phase is not None:
+                    on_phase("building the report's indexes")
+            if on_phase is not None:
+                on_phase("post-load checks")
             with engine.begin() as conn:
                 report = run_postload(
                     conn, site=options.site, run_id=run_id, context=context, counts=counts
@@ -154,6 +162,7 @@ def import_paths(
     *,
     options: ImportOptions,
     on_batch: Callable[[RunCounts], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Import files and directories of FHIR content.
 
@@ -177,6 +186,7 @@ def import_paths(
             on_batch=on_batch,
             extra=None,
             defer=_defer(engine, paths, options),
+            on_phase=on_phase,
         )
     else:
         items = iter_items(paths, fhir_version=options.fhir_version, stats=stats)
@@ -187,6 +197,7 @@ def import_paths(
             source=source,
             options=dataclasses.replace(options, defer_indexes=defer),
             on_batch=on_batch,
+            on_phase=on_phase,
         )
     result.counts.operation_outcomes = stats.operation_outcomes
     result.counts.ignored_files = list(stats.ignored_files)

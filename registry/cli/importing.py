@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +72,15 @@ def import_command(
             terminology=load_terminology(terminology_file),
             assume_tz=load_timezone(timezone_name),
         )
+    progress = _Progress() if sys.stderr.isatty() else None
     with handled(), open_engine(db_url, create=True) as engine:
-        result = import_paths(engine, list(paths), options=options, on_batch=_progress())
+        result = import_paths(
+            engine,
+            list(paths),
+            options=options,
+            on_batch=progress.batch if progress else None,
+            on_phase=progress.phase if progress else None,
+        )
     clear_progress()
     summary = result.summary()
     if as_json:
@@ -86,19 +92,26 @@ def import_command(
         sys.exit(1)
 
 
-def _progress() -> Callable[[RunCounts], None] | None:
-    """A one-line progress display on an interactive stderr, else nothing."""
-    if not sys.stderr.isatty():
-        return None
+class _Progress:
+    """A one-line progress display on an interactive stderr: counts, then the closing steps."""
 
-    def show(counts: RunCounts) -> None:
-        sys.stderr.write(
-            f"\rread {counts.read:,}  loaded {counts.total('loaded'):,}  "
-            f"updated {counts.total('updated'):,}  quarantined {counts.total('quarantined'):,}  "
+    def __init__(self) -> None:
+        self.line = ""
+
+    def batch(self, counts: RunCounts) -> None:
+        self.line = (
+            f"read {counts.read:,}  loaded {counts.total('loaded'):,}  "
+            f"updated {counts.total('updated'):,}  quarantined {counts.total('quarantined'):,}"
         )
-        sys.stderr.flush()
+        self._show(self.line)
 
-    return show
+    def phase(self, step: str) -> None:
+        self._show(f"{self.line}  ({step}...)" if self.line else f"{step}...")
+
+    @staticmethod
+    def _show(text: str) -> None:
+        sys.stderr.write(f"\r{text}  \x1b[K")  # the rest of the previous line erased
+        sys.stderr.flush()
 
 
 def _summary_text(summary: dict[str, Any]) -> str:

@@ -151,3 +151,21 @@ def test_bad_terminology_file_is_a_clear_error(runner, db_url, tmp_path):
     )
     assert result.exit_code == 2
     assert "ferritinn" in result.stderr
+
+
+def test_import_progress_line_shows_counts_then_the_closing_steps(capsys):
+    from registry.cli.importing import _Progress
+    from registry.counts import RunCounts
+
+    progress = _Progress()
+    progress.phase("post-load checks")  # before any batch: the step alone
+    counts = RunCounts()
+    for _ in range(3):
+        counts.add("Observation", "loaded")
+    progress.batch(counts)
+    progress.phase("building the report's indexes")
+    shown = capsys.readouterr().err.split("\r")
+    assert shown[1].startswith("post-load checks...")
+    assert shown[2].startswith("read 3  loaded 3  updated 0  quarantined 0")
+    assert shown[3].startswith("read 3  loaded 3  updated 0  quarantined 0  (building the report's")
+    assert all(part.endswith("\x1b[K") for part in shown[1:])

@@ -242,3 +242,13 @@ def test_kill_9_in_a_deferred_import_then_rerun_equals_one_clean_import(engine, 
     import_paths(other, [path], options=_options())
     assert snapshot(engine) == snapshot(other)
     other.dispose()
+
+
+def test_the_steps_after_the_batches_are_announced(engine, tmp_path):
+    path = _cohort(tmp_path)
+    heard: list[str] = []
+    import_paths(engine, [path], options=_options(defer_indexes=True), on_phase=heard.append)
+    assert heard == ["building the report's indexes", "post-load checks"]
+    heard.clear()
+    import_paths(engine, [path], options=_options(defer_indexes=False), on_phase=heard.append)
+    assert heard == ["post-load checks"]
