@@ -79,6 +79,13 @@ def _on_progress() -> Callable[[PullProgress], None]:
     return log
 
 
+def _on_phase(step: str) -> None:
+    """A step after the import's last batch (no progress of its own), on a line of its own."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    click.echo(f"{step}...", err=True)
+
+
 def _on_export(progress: str | None, delay: float) -> None:
     click.echo(
         f"export in progress ({progress or 'no progress given'}), next check in {delay:.0f} s",
@@ -160,7 +167,12 @@ def pull_command(
         terminology = load_terminology(terminology_file) or (
             Terminology.from_mapping(toml["terminology"]) if "terminology" in toml else None
         )
-        hooks = PullHooks(on_retry=_on_retry, on_export=_on_export, on_progress=_on_progress())
+        hooks = PullHooks(
+            on_retry=_on_retry,
+            on_export=_on_export,
+            on_progress=_on_progress(),
+            on_phase=_on_phase,
+        )
         zone = load_timezone(settings.timezone)
         with open_engine(db_url, create=True) as engine:
             result = pull(engine, settings, terminology=terminology, assume_tz=zone, hooks=hooks)

@@ -69,6 +69,8 @@ class PullHooks:
     on_export: Callable[[str | None, float], None] | None = None
     on_progress: Callable[[PullProgress], None] | None = None
     progress_every: float = 0.5
+    # The steps after the import's last batch (building indexes, post-load checks).
+    on_phase: Callable[[str], None] | None = None
 
 
 def with_progress(
@@ -185,6 +187,7 @@ def pull(
             kind=PULL_KIND,
             on_batch=hooks.on_batch,
             extra={"pull": _options(settings, client, plan.since)},
+            on_phase=hooks.on_phase,
         )
         details = _details(client, plan, settings, report)
     status = _record(engine, imported.run_id, details, report)

@@ -27,6 +27,7 @@ def test_pull_prints_a_json_summary(runner, server, db_url):
     summary = json.loads(result.stdout)
     assert (summary["status"], summary["cohort_size"], summary["read"]) == ("completed", 2, 7)
     assert summary["incomplete_reasons"] == []
+    assert "post-load checks..." in result.stderr  # the step after the last batch is said
 
 
 def test_pull_settings_from_the_environment_keep_the_token_secret(runner, server, db_url):

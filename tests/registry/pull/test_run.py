@@ -224,15 +224,17 @@ def test_a_large_bulk_pull_sets_the_report_indexes_aside(
         with engine.connect() as conn:
             seen.append(reportindexes.missing(conn))
 
+    heard: list[str] = []
     result = pull(
         engine,
         settings(bulk=True, export_dir=tmp_path / "export"),
         client=make_client(clock),
-        hooks=PullHooks(on_batch=during),
+        hooks=PullHooks(on_batch=during, on_phase=heard.append),
     )
     assert result.status == "completed"
     assert seen
     assert seen[0]  # set aside while the batches were written
+    assert heard == ["building the report's indexes", "post-load checks"]
     with engine.connect() as conn:
         assert reportindexes.missing(conn) == []
     ((_, _, details),) = run_rows(engine)
