@@ -36,6 +36,7 @@ def test_import_rate_script_runs_end_to_end():
     assert done.returncode == 0, done.stderr[-3000:]
     for row in (
         "orjson.loads",
+        "minimal parse-map-insert into sqlite (reference)",
         "import into sqlite (--validate sample:100)",
         "import into postgresql (--validate sample:100)",
         "its stored rows written alone into sqlite",
