@@ -9,7 +9,8 @@ It writes deterministic synthetic NDJSON (`synth.py`) to a temporary folder and 
 this one run:
 
 * plain parsing: ``orjson.loads`` of every line of the same file (best of three passes);
-* the issue's reference pipeline: parse, pick seven fields, executemany into one narrow SQLite
+* a minimal pipeline of the kind the issue's target comes from: parse, pick seven fields,
+  executemany into one narrow SQLite
   table in 10,000-row transactions (no lineage, raw resource, index or decisions);
 * the real import path, ``registry.ingest.import_paths`` (read, sampled validation, map, load
   with lineage and raw resources, post-load checks), into a new SQLite file and into a new
@@ -65,7 +66,7 @@ def parse_rate(path: Path, passes: int = 3) -> float:
 
 
 def minimal_rate(path: Path, database: Path, batch: int = 10_000) -> float:
-    """The issue's reference pipeline: parse, pick seven fields, executemany into SQLite.
+    """A minimal pipeline of the kind the issue cites: parse, pick seven fields, executemany.
 
     One narrow table without lineage, raw resource, index or decisions, 10,000 rows a
     transaction: what the issue measured at about 0.25x of parsing on this machine type. Shown
