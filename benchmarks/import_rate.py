@@ -10,8 +10,8 @@ this one run:
 
 * plain parsing: ``orjson.loads`` of every line of the same file (best of three passes);
 * a minimal pipeline of the kind the issue's target comes from: parse, pick seven fields,
-  executemany into one narrow SQLite
-  table in 10,000-row transactions (no lineage, raw resource, index or decisions);
+  executemany into one narrow SQLite table in 10,000-row transactions (no lineage, raw
+  resource, index or decisions);
 * the real import path, ``registry.ingest.import_paths`` (read, sampled validation, map, load
   with lineage and raw resources, post-load checks), into a new SQLite file and into a new
   PostgreSQL database (created on 127.0.0.1:5432 as user postgres, dropped afterwards), each in
