@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -65,7 +65,7 @@ class AuditedVersion:
             "state": self.state,
             "site": self.site,
             "version_id": self.version_id,
-            "last_updated": updated.astimezone(UTC).isoformat() if updated else None,
+            "last_updated": updated.isoformat() if updated else None,
             "content_hash": self.content_hash,
             "hash_verified": self.hash_verified,
             "fhir_version": self.fhir_version,
@@ -138,7 +138,7 @@ def _versions(
                 resource_type=row.resource_type,
                 resource_id=row.resource_id,
                 version_id=row.version_id,
-                last_updated=_utc(row.last_updated),
+                last_updated=row.last_updated,  # aware UTC (`UTCDateTime`)
                 content_hash=row.content_hash,
                 origin=row.origin,
                 locator=row.locator,
@@ -158,9 +158,3 @@ def _raw(blob: bytes | None) -> bytes | None:
         return rawjson.decompress(blob)
     except ValueError as exc:
         raise RegistryError(str(exc)) from exc
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -170,42 +169,32 @@ def import_paths(
     `ImportOptions.workers`), with the same result as reading them here.
     """
     stats = ReadStats()
-    source = " ".join(str(p) for p in paths)
-    workers = auto_workers(paths) if options.workers is None else options.workers
+    size = input_bytes(paths)
+    workers = auto_workers(size) if options.workers is None else options.workers
+    defer = options.defer_indexes
+    if defer is None:
+        defer = reportindexes.worth_deferring(engine, size)
+    feed: Callable[[Loader], RunCounts]
     if workers > 0:
+        iter_work(paths, fhir_version=options.fhir_version)  # bad paths fail before the run
         prepared = functools.partial(
             prepared_items, paths, fhir_version=options.fhir_version, stats=stats, workers=workers
         )
-        iter_work(paths, fhir_version=options.fhir_version)  # bad paths fail before the run
-        result = _ingest(
-            engine,
-            lambda loader: loader.load_prepared(prepared(preparer=loader.preparer)),
-            source=source,
-            options=options,
-            kind="import",
-            on_batch=on_batch,
-            extra=None,
-            defer=_defer(engine, paths, options),
-            on_phase=on_phase,
-        )
+        feed = lambda loader: loader.load_prepared(prepared(preparer=loader.preparer))  # noqa: E731
     else:
         items = iter_items(paths, fhir_version=options.fhir_version, stats=stats)
-        defer = _defer(engine, paths, options)
-        result = import_items(
-            engine,
-            items,
-            source=source,
-            options=dataclasses.replace(options, defer_indexes=defer),
-            on_batch=on_batch,
-            on_phase=on_phase,
-        )
+        feed = lambda loader: loader.load(items)  # noqa: E731
+    result = _ingest(
+        engine,
+        feed,
+        source=" ".join(str(p) for p in paths),
+        options=options,
+        kind="import",
+        on_batch=on_batch,
+        extra=None,
+        defer=defer,
+        on_phase=on_phase,
+    )
     result.counts.operation_outcomes = stats.operation_outcomes
     result.counts.ignored_files = list(stats.ignored_files)
     return result
-
-
-def _defer(engine: Engine, paths: Sequence[Path], options: ImportOptions) -> bool:
-    """Whether this import sets the report's indexes aside (as asked, or by its size)."""
-    if options.defer_indexes is not None:
-        return options.defer_indexes
-    return reportindexes.worth_deferring(engine, input_bytes(paths))

@@ -41,22 +41,20 @@ CHUNK_BYTES = 1024 * 1024
 _PREPARER: Preparer | None = None
 
 
-def auto_workers(paths: Sequence[Path | str]) -> int:
-    """Worker processes worth starting for these paths: 0 (prepare here) for small inputs.
+def auto_workers(size: int) -> int:
+    """Worker processes worth starting for `size` bytes of input: 0 (prepare here) when small.
 
     Workers are forked (they inherit the run's terminology as it is, which need not pickle),
     so only where fork is the platform's safe default: Linux.
     """
     cpus = os.cpu_count() or 1
-    if sys.platform != "linux" or cpus < 2:
-        return 0
-    if input_bytes(paths, stop_at=MIN_PARALLEL_BYTES) < MIN_PARALLEL_BYTES:
+    if sys.platform != "linux" or cpus < 2 or size < MIN_PARALLEL_BYTES:
         return 0
     return min(cpus, 4)
 
 
-def input_bytes(paths: Sequence[Path | str], *, stop_at: int | None = None) -> int:
-    """The content size of the files under `paths`, gzip uncompressed (or `stop_at`, if reached)."""
+def input_bytes(paths: Sequence[Path | str]) -> int:
+    """The content size of the files under `paths`, gzip uncompressed (unreadable ones: 0)."""
     total = 0
     for given in paths:
         walked = os.walk(given) if Path(given).is_dir() else [("", [], [str(given)])]
@@ -66,8 +64,6 @@ def input_bytes(paths: Sequence[Path | str], *, stop_at: int | None = None) -> i
                     total += content_size(Path(folder, name), name.lower().endswith(".gz"))
                 except OSError:
                     continue
-                if stop_at is not None and total >= stop_at:
-                    return total
     return total
 
 

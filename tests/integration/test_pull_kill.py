@@ -3,45 +3,22 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from registry import tables
 from registry.db import make_engine
 from tests.integration.compare import differences
 from tests.integration.sekmet import Sekmet
 from tests.integration.test_pull_sekmet import snapshot_of, write_config
+from tests.killing import kill_after_committed
 
 MASREG = Path(sys.executable).with_name("masreg")
 BATCH = 200
 KILL_AFTER = 2 * BATCH  # resources committed before the kill
-
-
-def wait_for_committed(db_url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    """Poll the running run's committed count until it reaches `KILL_AFTER`."""
-    engine = make_engine(db_url)
-    run = tables.INGEST_RUN
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "the pull ended before it could be killed"
-            try:
-                with engine.connect() as conn:
-                    read = conn.scalar(select(run.c.read).where(run.c.status == "running"))
-            except OperationalError:  # SQLite busy while the pull commits
-                read = None
-            if read is not None and read >= KILL_AFTER:
-                return int(read)
-            time.sleep(0.02)
-    finally:
-        engine.dispose()
-    raise AssertionError("no batch was committed in time")
 
 
 def statuses(db_url: str) -> list[str]:
@@ -62,14 +39,7 @@ def kill_and_rerun(server: Sekmet, db_url: str, directory: Path, *extra: str) ->
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    try:
-        committed = wait_for_committed(db_url, process)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+    committed = kill_after_committed(db_url, process, KILL_AFTER)
     assert KILL_AFTER <= committed < 4861
     if extra:
         assert (directory / "export" / "export-state.json").exists()  # resumed, not kicked off

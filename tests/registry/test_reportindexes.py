@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +21,7 @@ from registry import migrate, models, reportindexes
 from registry.cli import main
 from registry.ingest import ImportOptions, import_paths
 from tests.factories import observation, patient, write_ndjson
+from tests.killing import kill_after_committed
 from tests.registry.snapshot import snapshot
 
 NAMES = sorted(str(index.name) for index in reportindexes.REPORT_INDEXES)
@@ -41,6 +40,18 @@ def _missing(engine) -> list[str]:
         return sorted(reportindexes.missing(conn))
 
 
+def _import_watching(engine, path, **options):
+    """Import `path`; also return the missing report indexes seen after each batch."""
+    seen: list[list[str]] = []
+    result = import_paths(
+        engine,
+        [path],
+        options=_options(**options),
+        on_batch=lambda _counts: seen.append(_missing(engine)),
+    )
+    return result, seen
+
+
 def _options(**kwargs) -> ImportOptions:
     return ImportOptions(**({"site": "s1", "validate": "off", "batch_size": 10} | kwargs))
 
@@ -55,13 +66,7 @@ def test_the_three_read_only_indexes():
 
 def test_deferred_import_ends_as_an_ordinary_one(engine, db_url, tmp_path):
     path = _cohort(tmp_path)
-    seen: list[list[str]] = []
-    result = import_paths(
-        engine,
-        [path],
-        options=_options(defer_indexes=True),
-        on_batch=lambda _counts: seen.append(_missing(engine)),
-    )
+    result, seen = _import_watching(engine, path, defer_indexes=True)
     assert seen
     assert all(absent == NAMES for absent in seen)  # set aside while loading
     assert _missing(engine) == []  # and back at the end
@@ -167,13 +172,7 @@ def test_postgresql_keeps_the_indexes_when_a_reader_holds_the_table(
     thread.start()
     try:
         held.wait(10)
-        seen: list[list[str]] = []
-        result = import_paths(
-            engine,
-            [path],
-            options=_options(defer_indexes=True),
-            on_batch=lambda _counts: seen.append(_missing(engine)),
-        )
+        result, seen = _import_watching(engine, path, defer_indexes=True)
     finally:
         release.set()
         thread.join()
@@ -209,22 +208,7 @@ def test_kill_9_in_a_deferred_import_then_rerun_equals_one_clean_import(engine, 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    run = models.IngestRun.__table__
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "the import ended before it could be killed"
-            with engine.connect() as conn:
-                read = conn.scalar(select(run.c.read).where(run.c.status == "running"))
-            if read is not None and read >= 150:
-                break
-            time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+    kill_after_committed(db_url, process, at_least=150)
     assert _missing(engine) == NAMES  # left set aside by the killed run
     with engine.connect() as conn:
         stored = conn.scalar(select(func.count()).select_from(models.SourceRecord.__table__))
@@ -233,6 +217,7 @@ def test_kill_9_in_a_deferred_import_then_rerun_equals_one_clean_import(engine, 
     again = import_paths(engine, [path], options=_options())
     assert again.status == "completed"
     assert _missing(engine) == []
+    run = models.IngestRun.__table__
     with engine.connect() as conn:
         statuses = list(conn.scalars(select(run.c.status).order_by(run.c.id)))
     assert statuses == ["interrupted", "completed"]
